@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ * tbdr.c
+ *	  Entry point of the tbdr extension: module load.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+}
