@@ -83,6 +83,12 @@ extern bool tbdr_storage_get_buffer(TbdrStorage *st, const char *key,
 extern bool tbdr_storage_get_file(TbdrStorage *st, const char *key,
 								  const char *path, TbdrError *err);
 
+/*
+ * The server's clock as of the last answer (S3 Date header), 0 if unknown
+ * (file://).  tbdr check compares it with the local clock.
+ */
+extern time_t tbdr_storage_server_date(TbdrStorage *st);
+
 /* 1 if it exists (info filled, may be NULL), 0 if not, -1 on error. */
 extern int	tbdr_storage_head(TbdrStorage *st, const char *key,
 							  TbdrObjectInfo *info, TbdrError *err);

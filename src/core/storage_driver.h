@@ -35,6 +35,8 @@ struct TbdrStorage
 {
 	const TbdrStorageDriver *driver;
 	char	   *description;
+	time_t		server_date;	/* Date header of the last answer (S3),
+								 * 0 if unknown: for clock-skew checks */
 	void	   *priv;			/* the driver's own state */
 };
 
