@@ -6,6 +6,8 @@
 #ifndef TBDR_DIGEST_H
 #define TBDR_DIGEST_H
 
+#include "core/error.h"
+
 #define TBDR_SHA256_LEN 32
 #define TBDR_SHA256_HEX_LEN 65	/* with terminating NUL */
 #define TBDR_MD5_LEN 16
@@ -23,6 +25,15 @@ extern void tbdr_digest_update(TbdrDigest *d, const void *data, size_t len);
 /* Writes 32 (SHA-256) or 16 (MD5) bytes and frees the context. */
 extern void tbdr_digest_final(TbdrDigest *d, unsigned char *out);
 extern void tbdr_digest_free(TbdrDigest *d);
+
+/*
+ * Like tbdr_digest_final, but says whether OpenSSL failed (out of memory, or
+ * MD5 refused in FIPS mode) at any step since create: then out is all zeros
+ * and err (if not NULL) is filled.  tbdr_digest_final and the one-shot
+ * helpers below write zeros in that case, which never match a real digest.
+ */
+extern bool tbdr_digest_final_checked(TbdrDigest *d, unsigned char *out,
+									  TbdrError *err);
 
 /* One-shot helpers. */
 extern void tbdr_sha256(const void *data, size_t len, unsigned char out[TBDR_SHA256_LEN]);

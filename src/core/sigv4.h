@@ -43,6 +43,13 @@ typedef struct TbdrSigV4Request
 /* RFC 3986 encoding as SigV4 wants it: unreserved kept, rest %XX uppercase. */
 extern void tbdr_uri_encode(StringInfo buf, const char *s, bool encode_slash);
 
+/*
+ * The canonical URI of an unencoded path ("/" if empty): each byte outside
+ * the unreserved set as %XX, '/' kept, '//' and dot segments kept (S3 does
+ * not normalize).  Send exactly this on the wire.
+ */
+extern char *tbdr_sigv4_canonical_path(const char *path);
+
 /* The encoded, sorted query string, as sent on the wire and as signed. */
 extern char *tbdr_sigv4_canonical_query(const TbdrKeyValue *query, int nquery);
 
