@@ -16,6 +16,7 @@
 #define TBDR_S3XML_MAX_BYTES (64 * 1024 * 1024)
 #define TBDR_S3XML_MAX_DEPTH 16
 
+/* code, message and request_id are never NULL ("" when absent). */
 typedef struct TbdrS3ErrorInfo
 {
 	char	   *code;			/* <Code>, e.g. "NoSuchKey" */
@@ -71,6 +72,36 @@ typedef struct TbdrS3DeleteResult
 	int			nerrors;
 } TbdrS3DeleteResult;
 
+/* ListParts (<ListPartsResult>), for resuming/inspecting an upload. */
+typedef struct TbdrS3Part
+{
+	int			part_number;
+	int64		size;
+	char	   *etag;			/* without quotes */
+} TbdrS3Part;
+
+typedef struct TbdrS3PartList
+{
+	TbdrS3Part *parts;
+	int			nparts;
+	bool		is_truncated;
+	int			next_part_number_marker;	/* 0 if none */
+} TbdrS3PartList;
+
+/*
+ * Conventions of all parsers below:
+ * - Everything returned is palloc'd in CurrentMemoryContext; free list
+ *   results with the matching tbdr_s3xml_free_*() (it frees the contents and
+ *   zeroes the struct, not the struct itself), or drop the context.
+ * - On failure nothing is left allocated in *out and err is set:
+ *   TBDR_ERR_CORRUPT for a body that is not the expected answer (malformed,
+ *   truncated, too big, too deep, DOCTYPE, wrong root element, bad value),
+ *   TBDR_ERR_S3 (with s3_code, request_id) when the body is an <Error>.
+ * - Unknown elements are ignored; the xmlns may be present or not.
+ * - Leading whitespace before the document is skipped (S3 sends keep-alive
+ *   spaces during a long CompleteMultipartUpload).
+ */
+
 /*
  * Returns true if body is a well-formed <Error> document and fills out.
  * Returns false (no error set) for anything else, including an empty body.
@@ -100,6 +131,17 @@ extern bool tbdr_s3xml_parse_delete(const char *body, size_t len,
 /* ListMultipartUploads (<ListMultipartUploadsResult>). */
 extern bool tbdr_s3xml_parse_uploads(const char *body, size_t len,
 									 TbdrS3UploadList *out, TbdrError *err);
+
+/* ListParts (<ListPartsResult>). */
+extern bool tbdr_s3xml_parse_parts(const char *body, size_t len,
+								   TbdrS3PartList *out, TbdrError *err);
+
+/* Free the contents of a result (not the struct itself); NULL-safe. */
+extern void tbdr_s3xml_free_error_info(TbdrS3ErrorInfo *info);
+extern void tbdr_s3xml_free_list(TbdrS3ListResult *list);
+extern void tbdr_s3xml_free_uploads(TbdrS3UploadList *list);
+extern void tbdr_s3xml_free_delete(TbdrS3DeleteResult *res);
+extern void tbdr_s3xml_free_parts(TbdrS3PartList *list);
 
 /* XML-escape text for request bodies (DeleteObjects, Complete). */
 extern void tbdr_xml_escape(StringInfo buf, const char *s);
