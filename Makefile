@@ -68,10 +68,14 @@ build/test/%: test/unit/%.c test/unit/tap.h build/libtbdrcore_fe.a
 	@mkdir -p $(dir $@)
 	$(CC) $(FE_CFLAGS) -DFRONTEND $(CPPFLAGS) -I$(srcdir)/test/unit -o $@ $< build/libtbdrcore_fe.a $(LDFLAGS) $(FE_LIBS)
 
+# Not a test: signs requests for the botocore cross-check
+# (test/unit/sigv4_botocore.py); built by the rule above.
+UNIT_TOOLS = build/test/sigv4_dump
+
 # Backend objects depend on the headers too (PGXS does not track them).
 $(OBJS): $(wildcard src/*/*.h)
 
-all: build/tbdr $(UNIT_BINS)
+all: build/tbdr $(UNIT_BINS) $(UNIT_TOOLS)
 
 install: install-cli
 install-cli: build/tbdr
