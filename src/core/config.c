@@ -33,6 +33,15 @@ static bool check_access_key_id(const char *value, char **message);
 static bool check_credentials_file(const char *value, char **message);
 static bool check_ca_file(const char *value, char **message);
 static bool check_storage_class(const char *value, char **message);
+static bool check_encryption_key_file(const char *value, char **message);
+static bool check_database(const char *value, char **message);
+
+/* Values of tbdr.compression; the same numbers as TbdrCompression. */
+static const TbdrEnumValue compression_values[] = {
+	{"zstd", 1},
+	{"none", 0},
+	{NULL, 0}
+};
 
 static const TbdrEnumValue uri_style_values[] = {
 	{"path", TBDR_URI_STYLE_PATH},
@@ -120,6 +129,25 @@ const TbdrSetting tbdr_settings[] = {
 				"Size of multipart upload parts; larger objects are uploaded in parts."),
 	INT_SETTING("s3_parallel", s3_parallel, 4, 1, 64, 0,
 				"Parts of one object uploaded concurrently."),
+
+	/* WAL archiving */
+	ENUM_SETTING("compression", compression, 1, compression_values,
+				 "Compression of stored WAL and backups: zstd or none."),
+	INT_SETTING("compression_level", compression_level, 3, 1, 19, 0,
+				"zstd compression level (1 fastest .. 19 smallest)."),
+	STRING_SETTING("encryption_key_file", encryption_key_file, "",
+				   check_encryption_key_file, 0,
+				   "File with the 256-bit encryption key (absolute path, 64 hex digits); empty means no encryption."),
+	{"archive_parallel", TBDR_SETTING_INT, OFF(archive_parallel), NULL, 4, 1, 32,
+		NULL, NULL, 0, TBDR_CONTEXT_POSTMASTER,
+	"WAL segments the archive worker stores at once."},
+	INT_SETTING("archive_queue_max", archive_queue_max, 0, 0, INT_MAX / 2, 0,
+				"Ready WAL segments past which segments are acknowledged without being stored (protects the disk over the archive); 0 means never."),
+	INT_SETTING("restore_prefetch", restore_prefetch, 8, 0, 64, 0,
+				"WAL segments archive-get fetches ahead in parallel; 0 means none."),
+	{"database", TBDR_SETTING_STRING, OFF(database), "postgres", 0, 0, 0,
+		NULL, check_database, 0, TBDR_CONTEXT_POSTMASTER,
+	"Database tbdr's background workers connect to."},
 };
 
 const int	tbdr_num_settings = lengthof(tbdr_settings);
@@ -495,6 +523,23 @@ static bool
 check_ca_file(const char *value, char **message)
 {
 	return check_absolute_path(value, "s3_ca_file", message);
+}
+
+static bool
+check_encryption_key_file(const char *value, char **message)
+{
+	return check_absolute_path(value, "encryption_key_file", message);
+}
+
+static bool
+check_database(const char *value, char **message)
+{
+	if (value[0] == '\0' || strlen(value) >= 64)
+	{
+		*message = pstrdup("tbdr.database must be the name of a database (1 to 63 bytes).");
+		return false;
+	}
+	return true;
 }
 
 static bool

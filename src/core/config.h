@@ -53,6 +53,15 @@ typedef struct TbdrConfig
 	int			s3_timeout;		/* seconds, per request without progress */
 	int			s3_part_size;	/* MB: multipart threshold and part size */
 	int			s3_parallel;	/* concurrent part uploads of one object */
+
+	/* WAL archiving (issue 3) */
+	int			compression;	/* TbdrCompression (core/codec.h) */
+	int			compression_level;	/* zstd level 1..19 */
+	char	   *encryption_key_file;	/* absolute path, "" = no encryption */
+	int			archive_parallel;	/* segments pushed at once by the worker */
+	int			archive_queue_max;	/* ready segments before dropping, 0 = off */
+	int			restore_prefetch;	/* segments archive-get fetches ahead */
+	char	   *database;		/* what background workers connect to */
 } TbdrConfig;
 
 typedef enum TbdrSettingType

@@ -1,0 +1,80 @@
+/*-------------------------------------------------------------------------
+ * walarchive.h
+ *	  Push and fetch of one WAL-directory file (segment, partial segment,
+ *	  backup or timeline history file), shared by the archive module, the
+ *	  pre-push worker and the CLI (archive-push, archive-get).
+ *
+ * A TbdrWalArchive bundles what archiving needs across many files: the open
+ * repository (connections are reused), the loaded encryption key and one
+ * encoder and decoder whose zstd/OpenSSL contexts are reused per file.  It
+ * is used by one thread at a time; concurrent pushes need one each.
+ *
+ * Push guarantees: the file is reported stored only after the storage layer
+ * acknowledged the whole, verified object; an existing object is never
+ * overwritten: if its plaintext equals the local file (SHA-256) the push
+ * succeeds (re-archiving after a crash, or a standby with archive_mode =
+ * always), otherwise it fails with TBDR_ERR_CONFLICT.
+ *
+ * Fetch guarantees: the destination appears (durably: temporary name, fsync,
+ * rename, fsync of the directory) only with complete, authenticated and
+ * checksum-verified content.  A file that is not in the repository is
+ * TBDR_ERR_NOT_FOUND, so restore_command can end recovery quietly.
+ *-------------------------------------------------------------------------
+ */
+#ifndef TBDR_WALARCHIVE_H
+#define TBDR_WALARCHIVE_H
+
+#include "core/codec.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/storage.h"
+
+typedef struct TbdrWalArchive TbdrWalArchive;
+
+/*
+ * Open the repository of cfg and prepare the codec from tbdr.compression,
+ * tbdr.compression_level and tbdr.encryption_key_file (the key is loaded
+ * here, once).  No network I/O yet.
+ */
+extern TbdrWalArchive *tbdr_walarchive_open(const TbdrConfig *cfg,
+											TbdrError *err);
+/* The same with an already open storage and explicit codec options. */
+extern TbdrWalArchive *tbdr_walarchive_create(TbdrStorage *st, bool own_storage,
+											  const TbdrCodecOptions *opts,
+											  TbdrError *err);
+extern void tbdr_walarchive_close(TbdrWalArchive *wa);
+
+extern TbdrStorage *tbdr_walarchive_storage(TbdrWalArchive *wa);
+
+/*
+ * Check (and on first use record) the repository identity for this
+ * cluster; done once per TbdrWalArchive, later calls return at once.
+ */
+extern bool tbdr_walarchive_check_identity(TbdrWalArchive *wa,
+										   uint64 system_identifier,
+										   int pg_major, TbdrError *err);
+
+typedef struct TbdrWalPushResult
+{
+	bool		already_stored; /* an identical object existed */
+	uint64		plain_bytes;	/* size of the file */
+	uint64		stored_bytes;	/* size of the object in the repository */
+} TbdrWalPushResult;
+
+/*
+ * Store the local file path under the key of WAL file name (a bare file
+ * name as PostgreSQL gives it, e.g. 000000010000000000000001).  res may be
+ * NULL.
+ */
+extern bool tbdr_wal_push(TbdrWalArchive *wa, const char *path,
+						  const char *name, TbdrWalPushResult *res,
+						  TbdrError *err);
+
+/*
+ * Fetch WAL file name into dest (replaced if it exists).  *bytes (may be
+ * NULL) receives the plaintext size.
+ */
+extern bool tbdr_wal_fetch(TbdrWalArchive *wa, const char *name,
+						   const char *dest, uint64 *bytes, TbdrError *err);
+
+#endif							/* TBDR_WALARCHIVE_H */
