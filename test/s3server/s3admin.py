@@ -36,7 +36,7 @@ def client(ready, endpoint=None):
         aws_secret_access_key=ready['secret_key'],
         config=Config(signature_version='s3v4',
                       s3={'addressing_style': 'path'},
-                      retries={'max_attempts': 1},
+                      retries={'total_max_attempts': 1},
                       connect_timeout=10, read_timeout=120))
 
 

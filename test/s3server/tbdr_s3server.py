@@ -175,6 +175,9 @@ use = egg:swift#dlo
 [filter:copy]
 use = egg:swift#copy
 
+[filter:versioned_writes]
+use = egg:swift#versioned_writes
+
 [filter:catch_errors]
 use = egg:swift#catch_errors
 
