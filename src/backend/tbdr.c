@@ -7,6 +7,8 @@
 
 #include "fmgr.h"
 
+#include "backend/guc.h"
+
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
@@ -14,4 +16,5 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	tbdr_define_gucs();
 }

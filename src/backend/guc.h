@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ * guc.h
+ *	  The tbdr.* settings as GUCs of the server.
+ *
+ * tbdr_define_gucs() defines one GUC per row of tbdr_settings[] (see
+ * src/core/config.h), each pointing into tbdr_guc, so the rest of the server
+ * reads the current values from tbdr_guc like any TbdrConfig.
+ *
+ * The strings in tbdr_guc belong to the GUC machinery and are replaced (and
+ * freed) on reload; code that keeps a configuration across a possible
+ * reload (a long upload, a worker's storage handle) takes a copy with
+ * tbdr_guc_copy().
+ *-------------------------------------------------------------------------
+ */
+#ifndef TBDR_BACKEND_GUC_H
+#define TBDR_BACKEND_GUC_H
+
+#include "core/config.h"
+
+extern PGDLLIMPORT TbdrConfig tbdr_guc;
+
+/* From _PG_init: define the GUCs and reserve the "tbdr." prefix. */
+extern void tbdr_define_gucs(void);
+
+/* A copy of tbdr_guc with strings palloc'd in CurrentMemoryContext. */
+extern void tbdr_guc_copy(TbdrConfig *dst);
+
+#endif							/* TBDR_BACKEND_GUC_H */
