@@ -1,13 +1,163 @@
 /*-------------------------------------------------------------------------
  * main.c
- *	  The tbdr command-line program: command dispatch.
+ *	  The tbdr command-line program: command dispatch and top-level help.
+ *
+ * Usage: tbdr COMMAND [OPTION]... [ARG]...  The common options (-c, --set,
+ * -h, --version) may come before or after the command name; each command
+ * parses its own arguments (see cli.h).
  *-------------------------------------------------------------------------
  */
 #include "postgres_fe.h"
 
+#include "cli/cli.h"
+
+static const CliCommand commands[] = {
+	{"check", cmd_check, "",
+		"verify the configuration and the repository end to end",
+	NULL},
+	{"repo-ls", cmd_repo_ls, "[PREFIX]",
+		"list the objects of the repository (key, size, modification time)",
+		"Options:\n"
+		"      --json            one JSON array of {key, size, mtime, etag}\n"},
+	{"repo-get", cmd_repo_get, "KEY FILE",
+		"copy an object of the repository to FILE (\"-\" for stdout)",
+		"Options:\n"
+		"      --no-progress     no progress line, even on a terminal\n"},
+	{"repo-put", cmd_repo_put, "FILE KEY",
+		"store FILE (\"-\" for stdin) in the repository as KEY",
+		"Options:\n"
+		"      --no-progress     no progress line, even on a terminal\n"},
+	{"repo-rm", cmd_repo_rm, "KEY...",
+		"remove objects from the repository (missing ones are not an error)",
+	NULL},
+	{NULL}
+};
+
+static void
+help(void)
+{
+	const CliCommand *c;
+
+	printf("tbdr - continuous backup of PostgreSQL to S3\n\n"
+		   "Usage:\n"
+		   "  tbdr COMMAND [OPTION]... [ARG]...\n\n"
+		   "Commands:\n");
+	for (c = commands; c->name; c++)
+	{
+		char		synopsis[64];
+
+		snprintf(synopsis, sizeof(synopsis), "%s %s", c->name, c->args);
+		printf("  %-22s %s\n", synopsis, c->summary);
+	}
+	printf("\nCommon options:\n"
+		   "  -c, --config=FILE     configuration file (postgresql.conf syntax, tbdr.* lines);\n"
+		   "                        default $PGDATA/tbdr.conf if PGDATA is set\n"
+		   "      --set NAME=VALUE  set a tbdr.* setting, after the file (repeatable)\n"
+		   "  -h, --help            show help (of a command: tbdr COMMAND --help)\n"
+		   "      --version         show the version, then exit\n"
+		   "\nConfiguration: defaults, then the file, then --set options.  S3 credentials\n"
+		   "may also come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN,\n"
+		   "AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE and ~/.aws/credentials.\n"
+		   "\nExit status:\n"
+		   "  0  success\n"
+		   "  1  the command failed, or tbdr check found a problem (message on stderr;\n"
+		   "     tbdr check says which step failed on stdout)\n"
+		   "  2  usage error (unknown command or option, wrong arguments)\n");
+}
+
+static const CliCommand *
+find_command(const char *name)
+{
+	const CliCommand *c;
+
+	for (c = commands; c->name; c++)
+	{
+		if (strcmp(c->name, name) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* Does this common option take its value in the next argument? */
+static bool
+takes_value(const char *arg)
+{
+	return strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0 ||
+		strcmp(arg, "--set") == 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	fprintf(stderr, "tbdr: no commands yet\n");
-	return 1;
+	const CliCommand *cmd = NULL;
+	int			cmd_index = -1;
+	int			i;
+	char	  **cmd_argv;
+	int			cmd_argc;
+
+	/* find the command: the first argument that is neither option nor value */
+	for (i = 1; i < argc; i++)
+	{
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0)
+		{
+			if (i + 1 < argc)
+				cmd_index = i + 1;
+			break;
+		}
+		if (a[0] == '-' && a[1] != '\0')
+		{
+			if (takes_value(a))
+				i++;
+			continue;
+		}
+		cmd_index = i;
+		break;
+	}
+
+	if (cmd_index < 0)
+	{
+		/* no command: only --help and --version make sense */
+		for (i = 1; i < argc; i++)
+		{
+			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+				strcmp(argv[i], "-?") == 0)
+			{
+				help();
+				return CLI_EXIT_OK;
+			}
+			if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0)
+			{
+				printf("tbdr %s\n", TBDR_VERSION);
+				return CLI_EXIT_OK;
+			}
+		}
+		cli_usage_error(NULL, "no command given");
+	}
+
+	if (strcmp(argv[cmd_index], "help") == 0)
+	{
+		if (cmd_index + 1 < argc && (cmd = find_command(argv[cmd_index + 1])) != NULL)
+			cli_command_help(cmd);
+		else
+			help();
+		return CLI_EXIT_OK;
+	}
+	cmd = find_command(argv[cmd_index]);
+	if (cmd == NULL)
+		cli_usage_error(NULL, "unknown command \"%s\"", argv[cmd_index]);
+
+	/* the command sees argv without its name: options may be anywhere */
+	cmd_argv = pg_malloc(sizeof(char *) * (argc + 1));
+	cmd_argc = 0;
+	cmd_argv[cmd_argc++] = psprintf("tbdr %s", cmd->name);
+	for (i = 1; i < argc; i++)
+	{
+		if (i != cmd_index)
+			cmd_argv[cmd_argc++] = argv[i];
+	}
+	cmd_argv[cmd_argc] = NULL;
+
+	return cmd->run(cmd, cmd_argc, cmd_argv);
 }
