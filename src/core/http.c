@@ -372,15 +372,16 @@ is_2xx(long status)
  * server sends exactly the bytes we asked for before any reach the sink.
  */
 static bool
-check_resumed_answer(TbdrHttpRequest *req)
+check_ranged_answer(TbdrHttpRequest *req)
 {
 	int64		start = -1;
 
 	if (req->status != 206)
 	{
 		tbdr_error_set(&req->err, TBDR_ERR_S3,
-					   "could not %s: the server answered HTTP %ld to a resumed ranged read",
+					   "could not %s: the server answered HTTP %ld to a ranged read",
 					   req->what, req->status);
+		tbdr_error_detail(&req->err, "Expected 206 Partial Content; the server may not support Range requests.");
 		return false;
 	}
 	if (strncmp(req->content_range, "bytes ", 6) == 0)
@@ -388,7 +389,7 @@ check_resumed_answer(TbdrHttpRequest *req)
 	if (start != req->resume_offset)
 	{
 		tbdr_error_set(&req->err, TBDR_ERR_CORRUPT,
-					   "could not %s: resumed read starts at the wrong offset",
+					   "could not %s: the ranged read starts at the wrong offset",
 					   req->what);
 		tbdr_error_detail(&req->err, "Asked for offset " INT64_FORMAT ", got Content-Range \"%s\".",
 						  req->resume_offset, req->content_range);
@@ -410,7 +411,8 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		{
 			if (req->first_etag == NULL && req->etag)
 				req->first_etag = pstrdup(req->etag);
-			if (req->resuming && !check_resumed_answer(req))
+			/* a ranged read must get exactly its range, never the object */
+			if (req->ranged && !check_ranged_answer(req))
 			{
 				req->sink_failed = true;
 				return 0;
@@ -616,6 +618,7 @@ begin_attempt(TbdrHttpEngine *eng, TbdrHttpRequest *req)
 		tbdr_http_attempt_header(req, req->headers[i].name, req->headers[i].value);
 
 	req->resuming = false;
+	req->ranged = false;
 	if (req->write && req->delivered > 0)
 	{
 		if (req->first_etag == NULL)
@@ -641,6 +644,7 @@ begin_attempt(TbdrHttpEngine *eng, TbdrHttpRequest *req)
 			snprintf(buf, sizeof(buf), "bytes=" INT64_FORMAT "-", start);
 		tbdr_http_attempt_header(req, "Range", buf);
 		req->resume_offset = start;
+		req->ranged = true;
 	}
 	if (req->resuming)
 	{

@@ -118,6 +118,7 @@ struct TbdrHttpRequest
 	struct curl_slist *slist;
 	size_t		body_pos;
 	bool		resuming;
+	bool		ranged;
 	bool		sink_failed;
 	bool		too_big;
 	bool		in_body;
