@@ -68,9 +68,10 @@ build/test/%: test/unit/%.c test/unit/tap.h build/libtbdrcore_fe.a
 	@mkdir -p $(dir $@)
 	$(CC) $(FE_CFLAGS) -DFRONTEND $(CPPFLAGS) -I$(srcdir)/test/unit -o $@ $< build/libtbdrcore_fe.a $(LDFLAGS) $(FE_LIBS)
 
-# Not a test: signs requests for the botocore cross-check
-# (test/unit/sigv4_botocore.py); built by the rule above.
-UNIT_TOOLS = build/test/sigv4_dump
+# Not tests, built by the rule above: sigv4_dump signs requests for the
+# botocore cross-check (test/unit/sigv4_botocore.py); s3_tool drives the
+# storage layer for the TAP tests (test/t/010_s3_storage.pl).
+UNIT_TOOLS = build/test/sigv4_dump build/test/s3_tool
 
 # Backend objects depend on the headers too (PGXS does not track them).
 $(OBJS): $(wildcard src/*/*.h)
