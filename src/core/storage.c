@@ -5,8 +5,8 @@
  *	  buffer/file helpers, written once on top of the drivers' put and get.
  *
  * Ownership: a driver's open function allocates the TbdrStorage (palloc0)
- * and its description; the driver's close frees only its own state (priv);
- * tbdr_storage_close then frees the description and the TbdrStorage itself.
+ * and its description; the driver's close frees all of it: its own state
+ * (priv), the description and the TbdrStorage itself.
  *-------------------------------------------------------------------------
  */
 #include "core/tbdr_base.h"
@@ -66,11 +66,8 @@ tbdr_storage_close(TbdrStorage *st)
 {
 	if (st == NULL)
 		return;
-	if (st->driver && st->driver->close)
-		st->driver->close(st);
-	if (st->description)
-		pfree(st->description);
-	pfree(st);
+	/* the driver frees everything, st included (see above) */
+	st->driver->close(st);
 }
 
 const char *

@@ -835,8 +835,10 @@ file_close(TbdrStorage *st)
 	{
 		pfree(repo->root);
 		pfree(repo);
-		st->priv = NULL;
 	}
+	if (st->description)
+		pfree(st->description);
+	pfree(st);
 }
 
 static const TbdrStorageDriver file_driver = {
