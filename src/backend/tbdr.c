@@ -8,6 +8,7 @@
 #include "fmgr.h"
 
 #include "backend/guc.h"
+#include "backend/status.h"
 
 PG_MODULE_MAGIC;
 
@@ -17,4 +18,5 @@ void
 _PG_init(void)
 {
 	tbdr_define_gucs();
+	tbdr_status_init();
 }

@@ -84,5 +84,7 @@ extern int	cmd_repo_get(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_repo_put(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_repo_rm(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_check(const CliCommand *cmd, int argc, char **argv);
+extern int	cmd_archive_push(const CliCommand *cmd, int argc, char **argv);
+extern int	cmd_archive_get(const CliCommand *cmd, int argc, char **argv);
 
 #endif							/* TBDR_CLI_H */

@@ -30,6 +30,12 @@ static const CliCommand commands[] = {
 	{"repo-rm", cmd_repo_rm, "KEY...",
 		"remove objects from the repository (missing ones are not an error)",
 	NULL},
+	{"archive-push", cmd_archive_push, "WALFILE",
+		"store one WAL file (archive_command = 'tbdr archive-push %p')",
+	NULL},
+	{"archive-get", cmd_archive_get, "WALNAME DEST",
+		"restore one WAL file (restore_command = 'tbdr archive-get %f %p'); exit 1 quietly if absent",
+	NULL},
 	{NULL}
 };
 

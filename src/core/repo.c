@@ -253,8 +253,9 @@ identity_from_json(char *json, size_t len, TbdrRepoIdentity *id,
 	if (rc != JSON_SUCCESS)
 	{
 		tbdr_error_set(err, TBDR_ERR_CORRUPT,
-					   "repository identity \"%s\" is not valid JSON: %s",
-					   TBDR_REPO_IDENTITY_KEY, json_errdetail(rc, lex));
+					   "repository identity \"%s\" is not valid JSON (parse error %d near byte %d)",
+					   TBDR_REPO_IDENTITY_KEY, (int) rc,
+					   (int) (lex->token_start ? lex->token_start - json : 0));
 		goto fail;
 	}
 	if (p.bad || !p.have_format || !p.have_sysid || !p.have_version)
