@@ -123,8 +123,8 @@ mask_key_id(const char *id)
 {
 	size_t		len = strlen(id);
 
-	if (len <= 8)
-		return pg_strdup("****");
+	if (len <= 12)
+		return psprintf("%.*s****", (int) (len / 3), id);
 	return psprintf("%.4s...%s", id, id + len - 4);
 }
 
@@ -202,13 +202,10 @@ cmd_check(const CliCommand *cmd, int argc, char **argv)
 	if (!tbdr_repo_parse(cfg.repository, &loc, &err))
 		return step_failed("configuration", &err, NULL);
 	is_s3 = loc.type == TBDR_REPO_S3;
-	st = tbdr_storage_open(&cfg, &err);
-	if (st == NULL)
-		return step_failed("configuration", &err, NULL);
 	step_ok("configuration", "settings valid (%s), repository %s",
-			source, tbdr_storage_describe(st));
+			source, cfg.repository);
 
-	/* 2. credentials */
+	/* 2. credentials (the S3 driver needs them to open) */
 	if (is_s3)
 	{
 		TbdrAwsCredentials cred;
@@ -222,6 +219,10 @@ cmd_check(const CliCommand *cmd, int argc, char **argv)
 	}
 	else
 		step_ok("credentials", "none needed for a file:// repository");
+
+	st = tbdr_storage_open(&cfg, &err);
+	if (st == NULL)
+		return step_failed("configuration", &err, NULL);
 
 	/* 3. list: reachable, credentials accepted */
 	memset(&cs, 0, sizeof(cs));
