@@ -117,6 +117,6 @@ if __name__ == '__main__':
     try:
         main(sys.argv[1:])
     except Exception as e:  # botocore ClientError and friends
-        code = getattr(e, 'response', {}).get('Error', {}).get('Code')
+        code = ((getattr(e, 'response', None) or {}).get('Error') or {}).get('Code')
         sys.stderr.write(f's3admin.py: {code + ": " if code else ""}{e}\n')
         sys.exit(1)
