@@ -304,7 +304,7 @@ cmd_repo_get(const CliCommand *cmd, int argc, char **argv)
 		sink.name = psprintf("file \"%s\"", tmp);
 	}
 
-	sink.progress = progress_start(key, total, args.progress);
+	sink.progress = progress_start(psprintf("download %s", key), total, args.progress);
 	ok = tbdr_storage_get(st, key, 0, -1, get_write, &sink, &err);
 	if (ok && !to_stdout && fsync(sink.fd) < 0)
 	{
@@ -409,7 +409,7 @@ cmd_repo_put(const CliCommand *cmd, int argc, char **argv)
 
 	st = open_storage();
 	tbdr_error_clear(&err);
-	src.progress = progress_start(key, size_hint, args.progress);
+	src.progress = progress_start(psprintf("upload %s", key), size_hint, args.progress);
 	ok = tbdr_storage_put(st, key, put_read, &src, size_hint, &err);
 	progress_finish(src.progress, ok);
 	if (!ok)

@@ -339,6 +339,7 @@ file_put(TbdrStorage *st, const char *key, TbdrReadFn read, void *arg,
 	int			fd;
 	int64		total = 0;
 	bool		ok = true;
+	int			attempt;
 
 	if (!check_path(st, key, false, err))
 		return false;
@@ -350,6 +351,21 @@ file_put(TbdrStorage *st, const char *key, TbdrReadFn read, void *arg,
 	dir = dir_of(path);
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | PG_BINARY, FILE_MODE);
+	for (attempt = 0; fd < 0 && errno == ENOENT && attempt < 3; attempt++)
+	{
+		/*
+		 * A concurrent delete removed the (then empty) directory between
+		 * make_parent_dirs and open: create it again.
+		 */
+		if (!make_parent_dirs(st, key, err))
+		{
+			pfree(path);
+			pfree(tmp);
+			pfree(dir);
+			return false;
+		}
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | PG_BINARY, FILE_MODE);
+	}
 	if (fd < 0)
 	{
 		tbdr_error_errno(err, "could not create file \"%s\"", tmp);
@@ -556,6 +572,39 @@ file_head(TbdrStorage *st, const char *key, TbdrObjectInfo *info, TbdrError *err
 	return 1;
 }
 
+/*
+ * After a delete, remove the directories of key's path that became empty,
+ * deepest first, so that retention does not leave a tree of empty
+ * directories behind.  Best effort: a directory that is not empty (or that a
+ * concurrent put just filled) stays, and puts recreate what they need.
+ */
+static void
+remove_empty_dirs(TbdrStorage *st, const char *key)
+{
+	char	   *rel = pstrdup(key);
+	char	   *slash;
+
+	while ((slash = strrchr(rel, '/')) != NULL)
+	{
+		char	   *path;
+		char	   *parent;
+		TbdrError	ignore;
+
+		*slash = '\0';
+		path = psprintf("%s/%s", repo_of(st)->root, rel);
+		if (rmdir(path) < 0)
+		{
+			pfree(path);
+			break;
+		}
+		parent = dir_of(path);
+		(void) fsync_path(parent, true, &ignore);
+		pfree(parent);
+		pfree(path);
+	}
+	pfree(rel);
+}
+
 static bool
 file_delete(TbdrStorage *st, const char *key, TbdrError *err)
 {
@@ -581,6 +630,8 @@ file_delete(TbdrStorage *st, const char *key, TbdrError *err)
 	ok = fsync_path(dir, true, err);
 	pfree(dir);
 	pfree(path);
+	if (ok)
+		remove_empty_dirs(st, key);
 	return ok;
 }
 

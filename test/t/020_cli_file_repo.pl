@@ -121,6 +121,7 @@ for my $step (qw(configuration credentials list clock write read delete))
 like($out, qr/^all checks passed$/m, 'check: summary');
 ($rc, $out, $err) = tbdr([ 'repo-ls', @repo_opt ]);
 is($out, '', 'check leaves no probe object');
+ok(!-e "$repo/.tbdr-check", 'check leaves no directory behind');
 
 ($rc, $out, $err) = tbdr([ 'check', '--set', "repository=file://$tmp/missing" ]);
 is($rc, 1, 'check with a missing repository directory: exit 1');

@@ -295,6 +295,20 @@ main(int argc, char **argv)
 		is_str(joined(&c), "l/a.x,l/a/b/c", "delete_many removed them");
 	}
 
+	/* deleting the last object of a directory removes the empty directories */
+	ok(tbdr_storage_put_buffer(st, "d1/d2/x", "x", 1, &err) &&
+	   tbdr_storage_put_buffer(st, "d1/y", "y", 1, &err), "put d1/d2/x and d1/y");
+	ok(tbdr_storage_delete(st, "d1/d2/x", &err), "delete d1/d2/x");
+	snprintf(path, sizeof(path), "%s/d1/d2", root);
+	ok(access(path, F_OK) != 0, "empty directory d1/d2 removed");
+	snprintf(path, sizeof(path), "%s/d1", root);
+	ok(access(path, F_OK) == 0, "directory d1 (not empty) kept");
+	ok(tbdr_storage_delete(st, "d1/y", &err) && access(path, F_OK) != 0,
+	   "delete of d1/y removes d1");
+	ok(access(root, F_OK) == 0, "the repository directory itself stays");
+	ok(tbdr_storage_put_buffer(st, "d1/d2/x", "x", 1, &err) &&
+	   tbdr_storage_delete(st, "d1/d2/x", &err), "put and delete again");
+
 	/* bad keys */
 	ok(!tbdr_storage_put_buffer(st, "../escape", "x", 1, &err), "put of ../escape refused");
 	ok(!tbdr_storage_put_buffer(st, "a/../../escape", "x", 1, &err), "put of a/../../escape refused");
