@@ -2,7 +2,11 @@
 """A real S3 server for tbdr's tests: OpenStack Swift with s3api on loopback.
 
     /usr/bin/python3 test/s3server/tbdr_s3server.py --dir DIR \
-        [--host 127.0.0.1] [--port 0] [--bucket NAME ...]
+        [--host 127.0.0.1] [--port 0] [--bucket NAME ...] \
+        [--tls-cert CERT.pem --tls-key KEY.pem]
+
+With --tls-cert/--tls-key the S3 endpoint speaks https (for clients such as
+pgBackRest that speak only TLS to S3) and ready.json's endpoint says https.
 
 Everything (swift.conf, rings, paste configs, device dirs, logs) goes under
 DIR, laid anew on every run.  The proxy (with s3api and tempauth) and the
@@ -63,7 +67,13 @@ def parse_args(argv):
     p.add_argument('--port', type=int, default=0, help='0: a free port')
     p.add_argument('--bucket', action='append', default=[],
                    help='create this bucket before ready.json (repeatable)')
-    return p.parse_args(argv)
+    p.add_argument('--tls-cert', help='serve S3 over https with this '
+                   'certificate (PEM); needs --tls-key')
+    p.add_argument('--tls-key', help='private key (PEM) of --tls-cert')
+    args = p.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error('--tls-cert and --tls-key go together')
+    return args
 
 
 def write_file(path, text):
@@ -206,7 +216,7 @@ def build_rings(etc, ports):
         builder.get_ring().save(os.path.join(etc, f'{kind}.ring.gz'))
 
 
-def sigv4_request(host, port, method, path, body=b''):
+def sigv4_request(host, port, method, path, body=b'', tls=False):
     """One path-style S3 request signed with SigV4, with stdlib only."""
     import http.client
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -233,7 +243,14 @@ def sigv4_request(host, port, method, path, body=b''):
         f'AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{scope}, '
         f'SignedHeaders={signed}, Signature={sig}')
     headers['content-length'] = str(len(body))
-    conn = http.client.HTTPConnection(host, port, timeout=30)
+    if tls:
+        # our own certificate, just created: no verification needed here
+        import ssl
+        conn = http.client.HTTPSConnection(
+            host, port, timeout=30,
+            context=ssl._create_unverified_context())
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=30)
     try:
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
@@ -242,12 +259,12 @@ def sigv4_request(host, port, method, path, body=b''):
         conn.close()
 
 
-def wait_ready(host, port, buckets, deadline):
+def wait_ready(host, port, buckets, deadline, tls=False):
     """Prove signed S3 works end to end, then create the buckets."""
     last = None
     while True:
         try:
-            status, body = sigv4_request(host, port, 'GET', '/')
+            status, body = sigv4_request(host, port, 'GET', '/', tls=tls)
             if status == 200:
                 break
             last = f'ListBuckets: HTTP {status} {body[:300]!r}'
@@ -257,7 +274,8 @@ def wait_ready(host, port, buckets, deadline):
             raise RuntimeError(f'S3 API not ready: {last}')
         time.sleep(0.1)
     for bucket in buckets:
-        status, body = sigv4_request(host, port, 'PUT', '/' + bucket)
+        status, body = sigv4_request(host, port, 'PUT', '/' + bucket,
+                                     tls=tls)
         if status != 200:
             raise RuntimeError(
                 f'creating bucket {bucket}: HTTP {status} {body[:500]!r}')
@@ -321,6 +339,11 @@ def main(argv):
 
         proxy_sock = eventlet.listen((args.host, args.port))
         proxy_port = proxy_sock.getsockname()[1]
+        if args.tls_cert:
+            # Only the S3 endpoint speaks TLS; the backends stay plain.
+            proxy_sock = eventlet.wrap_ssl(
+                proxy_sock, certfile=os.path.abspath(args.tls_cert),
+                keyfile=os.path.abspath(args.tls_key), server_side=True)
         socks = {'proxy': proxy_sock}
         ports = {}
         for kind in ('account', 'container', 'object'):
@@ -356,12 +379,14 @@ def main(argv):
         with open(pid_path, 'w') as f:
             f.write(f'{os.getpid()}\n')
 
-        wait_ready(args.host, proxy_port, args.bucket, started + 60)
+        tls = bool(args.tls_cert)
+        wait_ready(args.host, proxy_port, args.bucket, started + 60, tls=tls)
 
         endpoint_host = args.host if ':' not in args.host \
             else f'[{args.host}]'
         ready = {
-            'endpoint': f'http://{endpoint_host}:{proxy_port}',
+            'endpoint': f'{"https" if tls else "http"}://{endpoint_host}:'
+                        f'{proxy_port}',
             'host': args.host,
             'port': proxy_port,
             'access_key': ACCESS_KEY,
