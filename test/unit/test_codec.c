@@ -456,6 +456,29 @@ test_options(void)
 		pfree(obj.data);
 		pfree(out.data);
 	}
+	/* zstd worker threads: same format */
+	{
+		size_t		len = 3 * 1024 * 1024;
+		char	   *data = palloc(len);
+		StringInfoData obj;
+		TbdrCodecDecoder *dec = make_decoder(key1, false);
+
+		fill_wal_like(data, len);
+		o.level = 0;
+		o.workers = 2;
+		o.key = key1;
+		enc = tbdr_codec_encoder_create(&o, &err);
+		initStringInfo(&obj);
+		ok(enc && tbdr_codec_encode_buffer(enc, data, len, &obj, &err) &&
+		   decodes_to(dec, obj.data, obj.len, data, len, FEED_RANDOM),
+		   "zstd with 2 worker threads, encrypted, round trip");
+		tbdr_codec_encoder_free(enc);
+		tbdr_codec_decoder_free(dec);
+		pfree(obj.data);
+		pfree(data);
+		o.workers = 0;
+		o.key = NULL;
+	}
 	ok(tbdr_compression_parse("zstd", &c) && c == TBDR_COMPRESS_ZSTD &&
 	   tbdr_compression_parse("none", &c) && c == TBDR_COMPRESS_NONE &&
 	   !tbdr_compression_parse("gzip", &c), "compression names parse");
@@ -816,12 +839,14 @@ test_keys_and_foreign(void)
 
 /* ---------------------------------------------------------------- */
 
+/* Returns the path in a static buffer, valid until the next call. */
 static char *
 write_file(const char *name, const void *data, size_t len, mode_t mode)
 {
-	char	   *path = psprintf("%s/%s", tmpdir, name);
+	static char path[512];
 	int			fd;
 
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
 	unlink(path);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || write(fd, data, len) != (ssize_t) len)
@@ -901,6 +926,7 @@ test_keyfile(void)
 	path = psprintf("%s/missing", tmpdir);
 	ok(!tbdr_key_load(path, key, &err) && err.code == TBDR_ERR_NOT_FOUND,
 	   "missing key file is NOT_FOUND");
+	pfree(path);
 	ok(!tbdr_key_load(tmpdir, key, &err) && err.code == TBDR_ERR_CONFIG,
 	   "directory as key file refused");
 	ok(!tbdr_key_load("", key, &err) && err.code == TBDR_ERR_CONFIG, "empty path refused");
@@ -1042,6 +1068,7 @@ test_file_adapters(TbdrCompression comp, bool encrypt)
 	pfree(obj.data);
 	pfree(plain);
 	pfree(rbuf);
+	pfree(outpath);
 	tbdr_codec_encoder_free(enc);
 	tbdr_codec_decoder_free(dec);
 }
