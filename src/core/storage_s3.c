@@ -1019,8 +1019,13 @@ put_multipart(Upload *up, PartSlot *slots, int nslots, TbdrError *err)
 	if (!ok)
 	{
 		if (!abort_upload(priv, up->fkey, up->upload_id))
+		{
+			char		detail[sizeof(err->detail)];
+
+			strlcpy(detail, err->detail, sizeof(detail));
 			tbdr_error_detail(err, "%s%sThe incomplete multipart upload could not be aborted; \"tbdr cleanup\" removes it.",
-							  err->detail, err->detail[0] ? " " : "");
+							  detail, detail[0] ? " " : "");
+		}
 	}
 
 	for (int i = 0; i < maxparts; i++)
