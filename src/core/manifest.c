@@ -878,8 +878,16 @@ tbdr_manifest_parse(const char *data, size_t len, TbdrError *err)
 	rc = pg_parse_json(lex, &sem);
 	if (rc != JSON_SUCCESS)
 	{
+#ifdef FRONTEND
+		/* PostgreSQL 15's frontend libpgcommon lacks json_errdetail(). */
+		tbdr_error_set(err, TBDR_ERR_CORRUPT,
+					   "invalid backup manifest: JSON parse error %d near byte %d",
+					   (int) rc,
+					   (int) (lex->token_start ? lex->token_start - copy : 0));
+#else
 		tbdr_error_set(err, TBDR_ERR_CORRUPT, "invalid backup manifest: %s",
 					   json_errdetail(rc, lex));
+#endif
 		goto done;
 	}
 	if (b.root == NULL || b.root->type != J_OBJECT)

@@ -14,6 +14,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 
+#include "core/manifest.h"
 #include "core/repo.h"
 
 /* tbdr.json is a few hundred bytes; refuse to read anything much larger. */
@@ -99,6 +100,48 @@ tbdr_repo_wal_name(const char *key)
 		default:
 			return NULL;
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * Base backup keys
+ * ---------------------------------------------------------------------
+ */
+
+char *
+tbdr_repo_backup_prefix(const char *id)
+{
+	return psprintf(TBDR_REPO_BACKUP_PREFIX "%s/", id);
+}
+
+char *
+tbdr_repo_backup_key(const char *id, const char *name)
+{
+	return psprintf(TBDR_REPO_BACKUP_PREFIX "%s/%s", id, name);
+}
+
+char *
+tbdr_repo_backup_part_key(const char *id, int part)
+{
+	return psprintf(TBDR_REPO_BACKUP_PREFIX "%s/part-%06d", id, part);
+}
+
+bool
+tbdr_repo_backup_key_id(const char *key, char *id, const char **rest)
+{
+	size_t		plen = strlen(TBDR_REPO_BACKUP_PREFIX);
+	int64		t;
+
+	if (strncmp(key, TBDR_REPO_BACKUP_PREFIX, plen) != 0 ||
+		strlen(key) < plen + TBDR_BACKUP_ID_LEN + 1 ||
+		key[plen + TBDR_BACKUP_ID_LEN] != '/')
+		return false;
+	memcpy(id, key + plen, TBDR_BACKUP_ID_LEN);
+	id[TBDR_BACKUP_ID_LEN] = '\0';
+	if (!tbdr_backup_id_parse(id, &t))
+		return false;
+	if (rest)
+		*rest = key + plen + TBDR_BACKUP_ID_LEN + 1;
+	return true;
 }
 
 /* ---------------------------------------------------------------------

@@ -10,6 +10,10 @@
  *	 wal/<TTTTTTTTLLLLLLLL>/<24 hex>				 WAL segment
  *	 wal/<TTTTTTTTLLLLLLLL>/<24 hex>.partial		 partial segment
  *	 wal/<TTTTTTTTLLLLLLLL>/<24 hex>.<8 hex>.backup backup history file
+ *	 backups/<id>/started.json					 base backup started (header)
+ *	 backups/<id>/failed.json					 base backup failed (header+error)
+ *	 backups/<id>/manifest.json					 base backup complete (manifest)
+ *	 backups/<id>/part-NNNNNN					 base backup part (tar, encoded)
  *
  * The folder is the first 16 hex digits of the segment name (timeline and
  * log number), so a plain listing sorts by timeline, then segment, and one
@@ -57,6 +61,28 @@ extern char *tbdr_repo_wal_key(const char *name, TbdrError *err);
  * not one of ours (the inverse of tbdr_repo_wal_key, for listings).
  */
 extern char *tbdr_repo_wal_name(const char *key);
+
+/*
+ * Base backups (see catalog.h for what the status objects mean).  Backup ids
+ * are UTC timestamps "20261125T020000Z" (manifest.h), so keys sort by time.
+ */
+#define TBDR_REPO_BACKUP_PREFIX		"backups/"
+#define TBDR_BACKUP_STARTED_OBJ		"started.json"
+#define TBDR_BACKUP_FAILED_OBJ		"failed.json"
+#define TBDR_BACKUP_MANIFEST_OBJ	"manifest.json"
+
+/* "backups/<id>/" (palloc'd): the prefix of every object of a backup. */
+extern char *tbdr_repo_backup_prefix(const char *id);
+/* "backups/<id>/<name>" (palloc'd), name one of the _OBJ names above. */
+extern char *tbdr_repo_backup_key(const char *id, const char *name);
+/* "backups/<id>/part-000001" (palloc'd); parts are numbered from 1. */
+extern char *tbdr_repo_backup_part_key(const char *id, int part);
+/*
+ * The backup id of a key under backups/ (copied into id), and the rest of
+ * the key after "<id>/" in *rest (may be NULL); false if the key is not
+ * backups/<valid id>/...
+ */
+extern bool tbdr_repo_backup_key_id(const char *key, char *id, const char **rest);
 
 /* The identity of the repository, as stored in tbdr.json. */
 typedef struct TbdrRepoIdentity
