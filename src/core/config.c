@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "core/config.h"
+#include "core/expire.h"
 #include "lib/stringinfo.h"
 
 /* Same nesting limit as PostgreSQL's own configuration files. */
@@ -35,6 +36,7 @@ static bool check_ca_file(const char *value, char **message);
 static bool check_storage_class(const char *value, char **message);
 static bool check_encryption_key_file(const char *value, char **message);
 static bool check_database(const char *value, char **message);
+static bool check_retention_policy(const char *value, char **message);
 
 /* Values of tbdr.compression; the same numbers as TbdrCompression. */
 static const TbdrEnumValue compression_values[] = {
@@ -148,6 +150,12 @@ const TbdrSetting tbdr_settings[] = {
 	{"database", TBDR_SETTING_STRING, OFF(database), "postgres", 0, 0, 0,
 		NULL, check_database, 0, TBDR_CONTEXT_POSTMASTER,
 	"Database tbdr's background workers connect to."},
+
+	/* retention and expiry (issue 7; rules in src/core/expire.h) */
+	INT_SETTING("retention_days", retention_days, 30, 1, 36500, 0,
+				"Days back to which every point in time stays restorable; older backups are expired unless tbdr.retention_policy keeps them."),
+	STRING_SETTING("retention_policy", retention_policy, "", check_retention_policy, 0,
+				   "Extra backups to keep, e.g. 'daily=7 weekly=4 monthly=12': the newest backup of each of the last N days, weeks, months (UTC); empty means none."),
 };
 
 const int	tbdr_num_settings = lengthof(tbdr_settings);
@@ -1208,4 +1216,17 @@ tbdr_config_load_file(TbdrConfig *cfg, const char *path, bool missing_ok,
 {
 	tbdr_error_clear(err);
 	return load_file(cfg, path, missing_ok, 0, err);
+}
+
+/* tbdr.retention_policy: the rules of src/core/expire.c */
+static bool
+check_retention_policy(const char *value, char **message)
+{
+	TbdrRetentionPolicy policy;
+	TbdrError	err;
+
+	if (tbdr_retention_policy_parse(value, &policy, &err))
+		return true;
+	*message = psprintf("%s. %s", err.message, err.hint);
+	return false;
 }

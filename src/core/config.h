@@ -62,6 +62,10 @@ typedef struct TbdrConfig
 	int			archive_queue_max;	/* ready segments before dropping, 0 = off */
 	int			restore_prefetch;	/* segments archive-get fetches ahead */
 	char	   *database;		/* what background workers connect to */
+
+	/* retention and expiry (issue 7) */
+	int			retention_days; /* keep every point of the last N days */
+	char	   *retention_policy;	/* 'daily=7 weekly=4 monthly=12', "" none */
 } TbdrConfig;
 
 typedef enum TbdrSettingType
