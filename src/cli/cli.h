@@ -86,5 +86,7 @@ extern int	cmd_repo_rm(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_check(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_archive_push(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_archive_get(const CliCommand *cmd, int argc, char **argv);
+extern int	cmd_expire(const CliCommand *cmd, int argc, char **argv);
+extern int	cmd_lifecycle(const CliCommand *cmd, int argc, char **argv);
 
 #endif							/* TBDR_CLI_H */

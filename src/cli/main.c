@@ -36,6 +36,19 @@ static const CliCommand commands[] = {
 	{"archive-get", cmd_archive_get, "WALNAME DEST",
 		"restore one WAL file (restore_command = 'tbdr archive-get %f %p'); exit 1 quietly if absent",
 	NULL},
+	{"expire", cmd_expire, "",
+		"delete the backups and WAL the retention settings no longer keep",
+		"Options:\n"
+		"      --dry-run         show what would be deleted, delete nothing\n"
+		"      --json            one JSON document: decisions and deletions\n"
+		"      --wait=SECONDS    wait this long for another expiry's lock (default 0)\n"},
+	{"lifecycle", cmd_lifecycle, "--print",
+		"print an S3 lifecycle configuration for cheaper storage classes",
+		"Options:\n"
+		"      --print           print it (it is never applied by tbdr)\n"
+		"      --ia-days=N       days before STANDARD_IA (default 30, AWS's minimum)\n"
+		"      --glacier-days=N  days before GLACIER (default: the larger of\n"
+		"                        ia-days + 30 and tbdr.retention_days + 7)\n"},
 	{NULL}
 };
 
