@@ -63,6 +63,13 @@ extern void cli_load_config(TbdrConfig *cfg, const char **source);
 extern bool cli_try_load_config(TbdrConfig *cfg, const char **source,
 								TbdrError *err);
 
+/*
+ * The configuration file in use as an absolute path (-c, or
+ * $PGDATA/tbdr.conf if it exists), or NULL: what a restore_command needs
+ * to find the same settings.
+ */
+extern char *cli_config_file(void);
+
 /* Print "tbdr: error: ..." with DETAIL/HINT lines to stderr. */
 extern void cli_report_error(const TbdrError *err);
 
@@ -86,6 +93,9 @@ extern int	cmd_repo_rm(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_check(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_archive_push(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_archive_get(const CliCommand *cmd, int argc, char **argv);
+extern int	cmd_list(const CliCommand *cmd, int argc, char **argv);
+extern int	cmd_restore(const CliCommand *cmd, int argc, char **argv);
+extern int	cmd_verify(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_expire(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_lifecycle(const CliCommand *cmd, int argc, char **argv);
 

@@ -98,6 +98,27 @@ cli_try_load_config(TbdrConfig *cfg, const char **source, TbdrError *err)
 	return true;
 }
 
+char *
+cli_config_file(void)
+{
+	const char *path = config_path;
+	char	   *abs;
+	struct stat stbuf;
+
+	if (path == NULL)
+	{
+		const char *pgdata = getenv("PGDATA");
+
+		if (pgdata == NULL || pgdata[0] == '\0')
+			return NULL;
+		path = psprintf("%s/tbdr.conf", pgdata);
+		if (stat(path, &stbuf) != 0)
+			return NULL;
+	}
+	abs = make_absolute_path(path);
+	return abs;
+}
+
 void
 cli_load_config(TbdrConfig *cfg, const char **source)
 {

@@ -49,6 +49,34 @@ static const CliCommand commands[] = {
 		"      --ia-days=N       days before STANDARD_IA (default 30, AWS's minimum)\n"
 		"      --glacier-days=N  days before GLACIER (default: the larger of\n"
 		"                        ia-days + 30 and tbdr.retention_days + 7)\n"},
+	{"list", cmd_list, "",
+		"list the backups and the restorable window (earliest/latest point, WAL gaps)",
+		"Options:\n"
+		"      --json            one JSON object {backups: [...], window: {...}}\n"},
+	{"restore", cmd_restore, "--pgdata DIR",
+		"restore a data directory to a point in time (then start the server to recover)",
+		"Options:\n"
+		"  -D, --pgdata=DIR          the data directory to restore into (empty, or see --delta/--force)\n"
+		"      --backup=ID|latest    the backup to start from (default: the newest one before the target)\n"
+		"      --target-time=TS      recover to this time, with a zone: '2026-11-30 14:05:00+00'\n"
+		"      --target-lsn=LSN      recover to this WAL location, e.g. 0/16B3D48\n"
+		"      --target-xid=XID      recover to this transaction (its commit included, see below)\n"
+		"      --target-name=NAME    recover to a restore point (pg_create_restore_point)\n"
+		"      --target=immediate    stop as soon as the backup is consistent\n"
+		"      --target-exclusive    stop just before the target (time, LSN, xid) instead of after\n"
+		"      --target-action=ACT   at the target: pause (PostgreSQL's default), promote, shutdown\n"
+		"      --target-timeline=TL  latest (default), current (the backup's) or a number\n"
+		"      --tablespace-map=OLD=NEW  restore the tablespace at OLD into NEW (repeatable)\n"
+		"      --delta               update a non-empty DIR in place: only differing files are rewritten\n"
+		"      --force               wipe a non-empty DIR (and tablespace directories) first\n"
+		"      --parallel=N          parts downloaded at once (default 4)\n"
+		"      --json                print the result as JSON\n"
+		"      --no-progress         no progress line, even on a terminal\n"},
+	{"verify", cmd_verify, "[ID|latest]",
+		"check every object of a backup and the WAL it needs against their checksums",
+		"Options:\n"
+		"      --parallel=N          parts checked at once (default 4)\n"
+		"      --no-progress         no progress line, even on a terminal\n"},
 	{NULL}
 };
 

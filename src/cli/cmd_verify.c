@@ -1,0 +1,210 @@
+/*-------------------------------------------------------------------------
+ * cmd_verify.c
+ *	  tbdr verify [ID]: check every stored object of a backup, and the WAL
+ *	  from its start to its consistent point, against their checksums.
+ *
+ * The parts go through the restore pipeline in verify mode (restore.h):
+ * each is downloaded and decoded (the object's own trailer, zstd checksum
+ * and, when encrypted, every chunk's GCM tag), its tar stream's SHA-256
+ * compared with the manifest, and every file's SHA-256 and size with the
+ * manifest's.  Each WAL segment the backup needs is decoded the same way.
+ * Every problem is listed (verify goes on after the first one); any problem
+ * makes the exit status 1.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres_fe.h"
+
+#include "cli/progress.h"
+#include "cli/repostate.h"
+#include "core/repo.h"
+
+static const struct option verify_options[] = {
+	CLI_COMMON_LONGOPTS,
+	{"parallel", required_argument, NULL, 'P'},
+	{"no-progress", no_argument, NULL, 'n'},
+	{NULL, 0, NULL, 0}
+};
+
+static int	nproblems = 0;
+
+static void
+problem(const TbdrError *err)
+{
+	char	   *line = tbdr_error_format(err);
+
+	fflush(stdout);
+	printf("PROBLEM: %s\n", line);
+	fflush(stdout);
+	nproblems++;
+}
+
+static bool
+discard(void *arg, const char *buf, size_t len, TbdrError *err)
+{
+	return true;
+}
+
+static bool
+decode_into(void *arg, const char *buf, size_t len, TbdrError *err)
+{
+	return tbdr_codec_decoder_write((TbdrCodecDecoder *) arg, buf, len, discard, NULL, err);
+}
+
+/* Download and decode one WAL segment, checking it end to end. */
+static bool
+verify_wal(CliRepoState *rs, const char *name, TbdrError *err)
+{
+	char	   *key = tbdr_repo_wal_key(name, err);
+	bool		ok;
+
+	if (key == NULL)
+		return false;
+	tbdr_codec_decoder_reset(rs->dec);
+	ok = tbdr_storage_get(rs->st, key, 0, -1, decode_into, rs->dec, err) &&
+		tbdr_codec_decoder_finish(rs->dec, discard, NULL, err);
+	if (!ok)
+	{
+		if (err->code == TBDR_ERR_NOT_FOUND)
+			tbdr_error_set(err, TBDR_ERR_NOT_FOUND, "WAL segment %s is missing (\"%s\")", name, key);
+		else
+			tbdr_error_prefix(err, "WAL segment %s (\"%s\"): ", name, key);
+	}
+	pfree(key);
+	return ok;
+}
+
+int
+cmd_verify(const CliCommand *cmd, int argc, char **argv)
+{
+	CliRepoState rs;
+	TbdrError	err;
+	const char *id = NULL;
+	const TbdrBackupInfo *b;
+	TbdrManifest *m;
+	TbdrRestoreOptions ropts;
+	TbdrRestore *r;
+	int			parallel = 4;
+	bool		show_progress = true;
+	int			nsegs = 0;
+	int			c;
+
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, verify_options, NULL)) != -1)
+	{
+		if (cli_common_option(cmd, c, optarg))
+			continue;
+		if (c == 'P')
+		{
+			parallel = atoi(optarg);
+			if (parallel < 1 || parallel > 64)
+				cli_usage_error(cmd, "--parallel must be a number from 1 to 64, got \"%s\"", optarg);
+		}
+		else if (c == 'n')
+			show_progress = false;
+		else
+			cli_usage_error(cmd, "option \"%s\" does not apply to %s", argv[optind - 1], cmd->name);
+	}
+	if (argc - optind > 1)
+		cli_usage_error(cmd, "too many arguments: give one backup id");
+	if (argc - optind == 1 && strcmp(argv[optind], "latest") != 0)
+	{
+		int64		t;
+
+		id = argv[optind];
+		if (!tbdr_backup_id_parse(id, &t))
+			cli_usage_error(cmd, "\"%s\" is not a backup id (like 20261125T020000Z) or \"latest\"", id);
+	}
+
+	tbdr_error_clear(&err);
+	cli_repo_state_load(&rs, false);
+	b = id ? tbdr_backup_list_find(rs.list, id) : tbdr_backup_list_latest(rs.list);
+	if (b == NULL)
+	{
+		if (id)
+			cli_fatal("backup %s is not in the repository (tbdr list shows the backups)", id);
+		cli_fatal("the repository has no complete backup to verify");
+	}
+	if (b->state != TBDR_BACKUP_COMPLETE)
+		cli_fatal("backup %s is %s%s%s, not complete: there is nothing to verify", b->id,
+				  tbdr_backup_state_name(b->state),
+				  b->header && b->header->error ? ": " : "",
+				  b->header && b->header->error ? b->header->error : "");
+	m = tbdr_catalog_load_manifest(rs.cat, b->id, &err);
+	if (m == NULL)
+	{
+		problem(&err);
+		printf("backup %s: its manifest cannot be read\n", b->id);
+		return CLI_EXIT_ERROR;
+	}
+	if (!cli_repo_check_key(&rs, m, &err))
+	{
+		cli_report_error(&err);
+		return CLI_EXIT_ERROR;
+	}
+	printf("verifying backup %s: %d parts, %d files, WAL %s..%s\n", m->id, m->nparts,
+		   m->nfiles, m->wal_start ? m->wal_start : "?", m->wal_stop ? m->wal_stop : "?");
+	fflush(stdout);
+
+	memset(&ropts, 0, sizeof(ropts));
+	ropts.verify_only = true;
+	r = tbdr_restore_create(m, &ropts, &err);
+	if (r == NULL)
+	{
+		problem(&err);
+		return CLI_EXIT_ERROR;
+	}
+	if (cli_run_parts(&rs, r, m, parallel, false, "verify", show_progress, problem, &err) > 0)
+		problem(&err);			/* the first failure (the others were reported) */
+	else if (!tbdr_restore_finish(r, &err))
+		problem(&err);
+
+	/* the WAL that makes the backup consistent */
+	if (m->wal_start && m->wal_stop)
+	{
+		uint64		seg_size = tbdr_wal_seg_size_of(m);
+		uint32		tli1,
+					tli2;
+		uint64		first,
+					last;
+
+		if (!tbdr_wal_segment_parse(m->wal_start, seg_size, &tli1, &first) ||
+			!tbdr_wal_segment_parse(m->wal_stop, seg_size, &tli2, &last) || last < first)
+		{
+			tbdr_error_set(&err, TBDR_ERR_CORRUPT, "the manifest's WAL range %s..%s is invalid",
+						   m->wal_start, m->wal_stop);
+			problem(&err);
+		}
+		else
+		{
+			for (uint64 s = first; s <= last; s++)
+			{
+				char		name[25];
+
+				tbdr_wal_segment_name(tli1, s, seg_size, name);
+				tbdr_error_clear(&err);
+				if (!verify_wal(&rs, name, &err))
+					problem(&err);
+				nsegs++;
+			}
+		}
+	}
+	else
+	{
+		tbdr_error_set(&err, TBDR_ERR_CORRUPT, "the manifest does not say which WAL the backup needs");
+		problem(&err);
+	}
+
+	if (nproblems > 0)
+	{
+		printf("backup %s: %d problem%s found: it cannot be restored as it is\n",
+			   m->id, nproblems, nproblems == 1 ? "" : "s");
+		return CLI_EXIT_ERROR;
+	}
+	{
+		char		sz[32];
+
+		progress_format_bytes(tbdr_restore_stats(r)->bytes_stored, sz, sizeof(sz));
+		printf("backup %s: OK (%d parts, %s, %d files, %d WAL segments checked)\n",
+			   m->id, m->nparts, sz, m->nfiles, nsegs);
+	}
+	return CLI_EXIT_OK;
+}
