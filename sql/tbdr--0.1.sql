@@ -36,3 +36,68 @@ LANGUAGE C STRICT VOLATILE;
 
 REVOKE ALL ON FUNCTION tbdr_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tbdr_status() TO tbdr_operator;
+
+-- Base backups (src/backend/backup.h).  The worker runs as superuser on
+-- behalf of the caller, so only tbdr_operator (and superusers) may start
+-- one; the list reads the repository.
+CREATE FUNCTION tbdr_backup_now(wait boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'tbdr_backup_now'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tbdr_list_backups(
+	OUT backup_id text,
+	OUT status text,
+	OUT started_at timestamptz,
+	OUT finished_at timestamptz,
+	OUT start_lsn pg_lsn,
+	OUT stop_lsn pg_lsn,
+	OUT timeline integer,
+	OUT database_bytes bigint,
+	OUT stored_bytes bigint,
+	OUT wal_start text,
+	OUT wal_stop text,
+	OUT error text,
+	OUT checksum_failures integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'tbdr_list_backups'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION tbdr_backup_progress(
+	OUT backup_id text,
+	OUT phase text,
+	OUT pid integer,
+	OUT started_at timestamptz,
+	OUT bytes_done bigint,
+	OUT bytes_total bigint,
+	OUT parts_done integer,
+	OUT parts_total integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'tbdr_backup_progress'
+LANGUAGE C STRICT VOLATILE;
+
+REVOKE ALL ON FUNCTION tbdr_backup_now(boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tbdr_list_backups() FROM PUBLIC;
+REVOKE ALL ON FUNCTION tbdr_backup_progress() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tbdr_backup_now(boolean) TO tbdr_operator;
+GRANT EXECUTE ON FUNCTION tbdr_list_backups() TO tbdr_operator;
+GRANT EXECUTE ON FUNCTION tbdr_backup_progress() TO tbdr_operator;
+
+-- Retention (src/core/expire.h): delete what tbdr.retention_days and
+-- tbdr.retention_policy no longer keep, or with dry_run only show it.  One
+-- row per deleted backup, failed backup's data, or run of WAL files.
+CREATE FUNCTION tbdr_expire(
+	dry_run boolean DEFAULT false,
+	OUT kind text,
+	OUT name text,
+	OUT last text,
+	OUT objects integer,
+	OUT bytes bigint,
+	OUT done boolean,
+	OUT reason text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'tbdr_expire'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION tbdr_expire(boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tbdr_expire(boolean) TO tbdr_operator;

@@ -7,6 +7,7 @@
 
 #include "fmgr.h"
 
+#include "backend/backup.h"
 #include "backend/guc.h"
 #include "backend/status.h"
 
@@ -19,4 +20,5 @@ _PG_init(void)
 {
 	tbdr_define_gucs();
 	tbdr_status_init();
+	tbdr_backup_init();			/* backup state, scheduler worker */
 }

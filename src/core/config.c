@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "core/config.h"
+#include "core/cron.h"
 #include "core/expire.h"
 #include "lib/stringinfo.h"
 
@@ -37,6 +38,7 @@ static bool check_storage_class(const char *value, char **message);
 static bool check_encryption_key_file(const char *value, char **message);
 static bool check_database(const char *value, char **message);
 static bool check_retention_policy(const char *value, char **message);
+static bool check_backup_schedule(const char *value, char **message);
 
 /* Values of tbdr.compression; the same numbers as TbdrCompression. */
 static const TbdrEnumValue compression_values[] = {
@@ -156,6 +158,18 @@ const TbdrSetting tbdr_settings[] = {
 				"Days back to which every point in time stays restorable; older backups are expired unless tbdr.retention_policy keeps them."),
 	STRING_SETTING("retention_policy", retention_policy, "", check_retention_policy, 0,
 				   "Extra backups to keep, e.g. 'daily=7 weekly=4 monthly=12': the newest backup of each of the last N days, weeks, months (UTC); empty means none."),
+
+	/* base backups (issue 4; src/core/backup.h, src/backend/backup_worker.c) */
+	STRING_SETTING("backup_schedule", backup_schedule, "0 2 * * *", check_backup_schedule, 0,
+				   "When base backups run, in cron syntax (minute hour day month weekday, server time zone); empty disables."),
+	BOOL_SETTING("backup_catchup", backup_catchup, 1,
+				 "Run one base backup at start when a scheduled one was missed while the server was down."),
+	INT_SETTING("backup_part_size", backup_part_size, 256, 1, 65536, TBDR_SETTING_UNIT_MB,
+				"Size of the parts a base backup's files are grouped into (each a compressed tar object)."),
+	INT_SETTING("backup_parallel", backup_parallel, 2, 1, 64, 0,
+				"Compression threads of a base backup (zstd workers); uploads are concurrent per tbdr.s3_parallel."),
+	INT_SETTING("backup_archive_timeout", backup_archive_timeout, 300, 1, 86400, TBDR_SETTING_UNIT_S,
+				"How long a base backup waits for the WAL it needs to be archived before it fails."),
 };
 
 const int	tbdr_num_settings = lengthof(tbdr_settings);
@@ -1228,5 +1242,21 @@ check_retention_policy(const char *value, char **message)
 	if (tbdr_retention_policy_parse(value, &policy, &err))
 		return true;
 	*message = psprintf("%s. %s", err.message, err.hint);
+	return false;
+}
+
+/* tbdr.backup_schedule: "" (disabled) or a schedule of src/core/cron.h */
+static bool
+check_backup_schedule(const char *value, char **message)
+{
+	TbdrCron	cron;
+	TbdrError	err;
+
+	if (value == NULL || value[0] == '\0')
+		return true;
+	tbdr_error_clear(&err);
+	if (tbdr_cron_parse(value, &cron, &err))
+		return true;
+	*message = psprintf("tbdr.backup_schedule: %s", err.message);
 	return false;
 }

@@ -66,6 +66,13 @@ typedef struct TbdrConfig
 	/* retention and expiry (issue 7) */
 	int			retention_days; /* keep every point of the last N days */
 	char	   *retention_policy;	/* 'daily=7 weekly=4 monthly=12', "" none */
+
+	/* base backups (issue 4) */
+	char	   *backup_schedule;	/* cron syntax, "" = no scheduled backups */
+	bool		backup_catchup; /* run a missed scheduled backup at start */
+	int			backup_part_size;	/* MB per part */
+	int			backup_parallel;	/* zstd worker threads */
+	int			backup_archive_timeout; /* seconds to wait for the WAL */
 } TbdrConfig;
 
 typedef enum TbdrSettingType

@@ -1,0 +1,198 @@
+/*-------------------------------------------------------------------------
+ * backup_schedule.c
+ *	  The scheduler worker: starts a base backup at the times of
+ *	  tbdr.backup_schedule (cron syntax, server local time; "" disables).
+ *
+ * It sleeps on its latch until the next fire time (at most a minute at a
+ * time, so that a changed clock or time zone is noticed), never polling
+ * faster.  A reload re-reads the schedule.  One backup at a time: a fire
+ * time that finds a backup running is skipped with a log line.
+ *
+ * Catch-up (tbdr.backup_catchup): when the scheduler starts (server start,
+ * or after a crash), it looks at the newest backup in the repository, in
+ * any state; if the schedule had a fire time between that backup's start
+ * and now, the server was down (or the backup could not run) then, and one
+ * backup is taken at once.  With no backup at all in the repository nothing
+ * was missed that can be known, so it waits for the next fire time.
+ *
+ * After each scheduled backup, tbdr_after_scheduled_backup (if set, e.g.
+ * by retention) is called with the backup's id and whether it completed.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "backend/backup.h"
+#include "backend/guc.h"
+#include "core/catalog.h"
+#include "core/cron.h"
+
+tbdr_after_scheduled_backup_fn tbdr_after_scheduled_backup = NULL;
+
+void
+tbdr_schedule_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 60;
+	strlcpy(worker.bgw_library_name, "tbdr", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "tbdr_schedule_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "tbdr backup scheduler", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "tbdr backup scheduler", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Parse tbdr.backup_schedule; false if empty (disabled) or invalid. */
+static bool
+current_schedule(TbdrCron *cron)
+{
+	TbdrError	err;
+
+	if (tbdr_guc.backup_schedule == NULL || tbdr_guc.backup_schedule[0] == '\0')
+		return false;
+	if (tbdr_guc.repository == NULL || tbdr_guc.repository[0] == '\0')
+		return false;
+	tbdr_error_clear(&err);
+	if (!tbdr_cron_parse(tbdr_guc.backup_schedule, cron, &err))
+	{
+		/* the GUC check prevents this; keep the worker alive anyway */
+		ereport(WARNING,
+				(errmsg("tbdr: tbdr.backup_schedule: %s", err.message)));
+		return false;
+	}
+	return true;
+}
+
+/* Start a backup, wait for it, and never let its error end the scheduler. */
+static void
+scheduled_backup(const char *why)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char		id[TBDR_BACKUP_ID_LEN + 1] = "";
+	char		running[TBDR_BACKUP_ID_LEN + 1];
+	volatile bool ok = false;
+
+	if (tbdr_backup_is_running(running))
+	{
+		ereport(LOG,
+				(errmsg("tbdr: scheduled backup skipped: backup %s is still running",
+						running)));
+		return;
+	}
+	ereport(LOG, (errmsg("tbdr: starting %s backup", why)));
+	PG_TRY();
+	{
+		tbdr_backup_launch(id, true, true);
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	if (id[0] != '\0' && tbdr_after_scheduled_backup)
+		tbdr_after_scheduled_backup(id, ok);
+}
+
+/* Was a fire time missed since the newest backup in the repository? */
+static bool
+missed_fire_time(const TbdrCron *cron)
+{
+	TbdrError	err;
+	TbdrCatalog *cat;
+	TbdrBackupList *list;
+	bool		missed = false;
+
+	tbdr_error_clear(&err);
+	cat = tbdr_catalog_open(&tbdr_guc, &err);
+	list = cat ? tbdr_catalog_list(cat, &err) : NULL;
+	if (list == NULL)
+		ereport(WARNING,
+				(errmsg("tbdr: backup catch-up: could not read the backups: %s",
+						err.message),
+				 err.hint[0] ? errhint("%s", err.hint) : 0));
+	else if (list->count > 0)
+	{
+		int64		newest;
+
+		if (tbdr_backup_id_parse(list->items[list->count - 1].id, &newest))
+		{
+			time_t		next = tbdr_cron_next(cron, (time_t) newest);
+
+			missed = next != (time_t) -1 && next <= time(NULL);
+		}
+	}
+	if (list)
+		tbdr_backup_list_free(list);
+	if (cat)
+		tbdr_catalog_close(cat);
+	return missed;
+}
+
+void
+tbdr_schedule_main(Datum arg)
+{
+	MemoryContext cxt;
+	TbdrCron	cron;
+	bool		enabled;
+	time_t		next = (time_t) -1;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "tbdr scheduler",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+
+	enabled = current_schedule(&cron);
+	if (enabled && tbdr_guc.backup_catchup && missed_fire_time(&cron))
+		scheduled_backup("catch-up");
+	if (enabled)
+		next = tbdr_cron_next(&cron, time(NULL));
+
+	for (;;)
+	{
+		time_t		now = time(NULL);
+		long		timeout_ms = 60000L;
+
+		if (enabled && next != (time_t) -1 && now >= next)
+		{
+			scheduled_backup("scheduled");
+			next = tbdr_cron_next(&cron, time(NULL));
+			continue;
+		}
+		if (enabled && next != (time_t) -1 && (next - now) < 60)
+			timeout_ms = (long) (next - now) * 1000L;
+		MemoryContextReset(cxt);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			enabled = current_schedule(&cron);
+			next = enabled ? tbdr_cron_next(&cron, time(NULL)) : (time_t) -1;
+		}
+	}
+}
