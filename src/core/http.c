@@ -284,6 +284,22 @@ tbdr_http_request_free(TbdrHttpEngine *eng, TbdrHttpRequest *req)
  * ------------------------------------------------------------------------
  */
 
+/* Forget what an earlier answer's headers said (new attempt, 100 Continue). */
+static void
+reset_answer_headers(TbdrHttpRequest *req)
+{
+	req->status = 0;
+	if (req->etag)
+	{
+		pfree(req->etag);
+		req->etag = NULL;
+	}
+	req->content_length = -1;
+	req->last_modified = 0;
+	req->request_id[0] = '\0';
+	req->content_range[0] = '\0';
+}
+
 static size_t
 header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 {
@@ -305,16 +321,8 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 		/* A new answer (after 100 Continue, or the only one): reset. */
 		char	   *sp = strchr(line, ' ');
 
+		reset_answer_headers(req);
 		req->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-		if (req->etag)
-		{
-			pfree(req->etag);
-			req->etag = NULL;
-		}
-		req->content_length = -1;
-		req->last_modified = 0;
-		req->request_id[0] = '\0';
-		req->content_range[0] = '\0';
 		return len;
 	}
 
@@ -549,6 +557,9 @@ status_retryable(TbdrHttpRequest *req)
 {
 	long		status = req->status;
 
+	/* 501 Not Implemented and 505 answer the request, not the server's load */
+	if (status == 501 || status == 505)
+		return false;
 	if (status >= 500 || status == 429 || status == 408)
 		return true;
 	if (status == 400 && req->response.len > 0)
@@ -595,16 +606,7 @@ begin_attempt(TbdrHttpEngine *eng, TbdrHttpRequest *req)
 	req->attempts++;
 	tbdr_error_clear(&req->err);
 	resetStringInfo(&req->response);
-	req->status = 0;
-	if (req->etag)
-	{
-		pfree(req->etag);
-		req->etag = NULL;
-	}
-	req->content_length = -1;
-	req->last_modified = 0;
-	req->request_id[0] = '\0';
-	req->content_range[0] = '\0';
+	reset_answer_headers(req);
 	req->in_body = false;
 	req->too_big = false;
 	req->sink_failed = false;
@@ -1082,6 +1084,8 @@ tbdr_http_answer_error(const TbdrHttpRequest *req, TbdrError *err)
 		tbdr_error_hint(err, "Check tbdr.s3_storage_class.");
 	else if (strncmp(code, "KMS", 3) == 0)
 		tbdr_error_hint(err, "Check tbdr.s3_sse and tbdr.s3_sse_kms_key_id, and the KMS key's permissions.");
+	else if (req->status == 501)
+		tbdr_error_hint(err, "The S3 server does not implement this request: not every S3-compatible store supports tbdr.s3_sse or tbdr.s3_storage_class; try without them.");
 	else if (req->status >= 500 || req->status == 429 || strcmp(code, "SlowDown") == 0)
 		tbdr_error_hint(err, "The S3 server kept failing or throttling; retried %d times (tbdr.s3_max_retries).",
 						req->attempts - 1);

@@ -251,6 +251,35 @@ s3_perform(S3Priv *priv, S3Req *r, TbdrError *err)
 	return ok;
 }
 
+/*
+ * Run a request whose only good answer is 200 with an XML body (lists,
+ * CreateMultipartUpload): false with err filled on any other outcome.
+ */
+static bool
+s3_perform_200(S3Priv *priv, S3Req *r, TbdrError *err)
+{
+	if (!s3_perform(priv, r, err))
+		return false;
+	if (r->http.status != 200)
+	{
+		tbdr_http_answer_error(&r->http, err);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The full-key prefix of a listing: the repository's root ("" or
+ * "prefix/") followed by prefix; *rootlen gets the root's length.
+ */
+static char *
+list_prefix(S3Priv *priv, const char *prefix, size_t *rootlen)
+{
+	*rootlen = priv->prefix[0] ? strlen(priv->prefix) + 1 : 0;
+	return psprintf("%s%s%s", priv->prefix, priv->prefix[0] ? "/" : "",
+					prefix ? prefix : "");
+}
+
 /* "s3://bucket/key" for messages. */
 static char *
 what_key(S3Priv *priv, const char *verb, const char *fkey)
@@ -492,9 +521,8 @@ static bool
 s3_list(TbdrStorage *st, const char *prefix, TbdrListFn fn, void *arg, TbdrError *err)
 {
 	S3Priv	   *priv = st->priv;
-	char	   *root = priv->prefix[0] ? psprintf("%s/", priv->prefix) : pstrdup("");
-	size_t		rootlen = strlen(root);
-	char	   *lprefix = psprintf("%s%s", root, prefix ? prefix : "");
+	size_t		rootlen;
+	char	   *lprefix = list_prefix(priv, prefix, &rootlen);
 	char	   *token = NULL;
 	char	   *what = psprintf("list s3://%s/%s", priv->bucket, lprefix);
 	bool		ok = true;
@@ -519,13 +547,8 @@ s3_list(TbdrStorage *st, const char *prefix, TbdrListFn fn, void *arg, TbdrError
 		query[nq] = NULL;
 
 		s3req_init(&r, priv, "GET", NULL, query, NULL, 0, what);
-		if (!s3_perform(priv, &r, err))
+		if (!s3_perform_200(priv, &r, err))
 			ok = false;
-		else if (r.http.status != 200)
-		{
-			tbdr_http_answer_error(&r.http, err);
-			ok = false;
-		}
 		else if (!tbdr_s3xml_parse_list(r.http.response.data, r.http.response.len, &res, err))
 		{
 			tbdr_error_prefix(err, "could not %s: ", what);
@@ -538,7 +561,8 @@ s3_list(TbdrStorage *st, const char *prefix, TbdrListFn fn, void *arg, TbdrError
 				TbdrS3ListEntry *e = &res.entries[i];
 				TbdrObjectInfo info;
 
-				if (strncmp(e->key, root, rootlen) != 0)
+				/* S3 lists only keys under lprefix, hence under the root */
+				if (strncmp(e->key, lprefix, rootlen) != 0)
 					continue;
 				info.key = e->key + rootlen;
 				info.size = e->size;
@@ -574,7 +598,6 @@ s3_list(TbdrStorage *st, const char *prefix, TbdrListFn fn, void *arg, TbdrError
 		pfree(token);
 	pfree(what);
 	pfree(lprefix);
-	pfree(root);
 	return ok;
 }
 
@@ -736,18 +759,13 @@ create_upload(Upload *up, TbdrError *err)
 
 	s3req_init(&r, priv, "POST", up->fkey, query, NULL, 0, what);
 	add_put_headers(priv, &r);
-	if (s3_perform(priv, &r, err))
+	if (s3_perform_200(priv, &r, err))
 	{
-		if (r.http.status == 200)
-		{
-			if (tbdr_s3xml_parse_initiate(r.http.response.data, r.http.response.len,
-										  &up->upload_id, err))
-				ok = true;
-			else
-				tbdr_error_prefix(err, "could not %s: ", what);
-		}
+		if (tbdr_s3xml_parse_initiate(r.http.response.data, r.http.response.len,
+									  &up->upload_id, err))
+			ok = true;
 		else
-			tbdr_http_answer_error(&r.http, err);
+			tbdr_error_prefix(err, "could not %s: ", what);
 	}
 	s3req_free(&r);
 	pfree(what);
@@ -1110,8 +1128,8 @@ static bool
 s3_cleanup_uploads(TbdrStorage *st, const char *prefix, int *count, TbdrError *err)
 {
 	S3Priv	   *priv = st->priv;
-	char	   *root = priv->prefix[0] ? psprintf("%s/", priv->prefix) : pstrdup("");
-	char	   *lprefix = psprintf("%s%s", root, prefix ? prefix : "");
+	size_t		rootlen;
+	char	   *lprefix = list_prefix(priv, prefix, &rootlen);
 	char	   *key_marker = NULL;
 	char	   *id_marker = NULL;
 	char	   *what = psprintf("list the multipart uploads in s3://%s/%s", priv->bucket, lprefix);
@@ -1143,13 +1161,8 @@ s3_cleanup_uploads(TbdrStorage *st, const char *prefix, int *count, TbdrError *e
 		query[nq] = NULL;
 
 		s3req_init(&r, priv, "GET", NULL, query, NULL, 0, what);
-		if (!s3_perform(priv, &r, err))
+		if (!s3_perform_200(priv, &r, err))
 			ok = false;
-		else if (r.http.status != 200)
-		{
-			tbdr_http_answer_error(&r.http, err);
-			ok = false;
-		}
 		else if (!tbdr_s3xml_parse_uploads(r.http.response.data, r.http.response.len, &res, err))
 		{
 			tbdr_error_prefix(err, "could not %s: ", what);
@@ -1200,7 +1213,6 @@ s3_cleanup_uploads(TbdrStorage *st, const char *prefix, int *count, TbdrError *e
 		pfree(id_marker);
 	pfree(what);
 	pfree(lprefix);
-	pfree(root);
 	if (count)
 		*count = n;
 	return ok;

@@ -158,6 +158,8 @@ swift_user = {SWIFT_ACCOUNT}:{SWIFT_USER}
 [filter:s3api]
 use = egg:swift#s3api
 location = {REGION}
+# virtual-hosted-style requests: Host BUCKET.localhost[:port]
+storage_domain = localhost
 s3_acl = false
 dns_compliant_bucket_names = true
 max_upload_part_num = {MAX_UPLOAD_PART_NUM}

@@ -20,7 +20,6 @@ use strict;
 use warnings;
 
 use Cwd ();
-use Digest::SHA ();
 use File::Basename ();
 use File::Spec ();
 use File::Temp ();
@@ -28,6 +27,7 @@ use IPC::Run ();
 use Test::More;
 use Time::HiRes ();
 
+use TbdrTest::Data;
 use TbdrTest::S3Server;
 use TbdrTest::FaultProxy;
 
@@ -98,27 +98,10 @@ sub tool_ok
 sub make_file
 {
 	my ($name, $size) = @_;
-	my $path = "$work/$name";
-	open(my $in, '<:raw', '/dev/urandom') or die "/dev/urandom: $!";
-	open(my $fh, '>:raw', $path) or die "$path: $!";
-	my $left = $size;
-	while ($left > 0)
-	{
-		my $n = read($in, my $buf, $left > $MB ? $MB : $left);
-		die "short read from /dev/urandom" unless $n;
-		print $fh $buf;
-		$left -= $n;
-	}
-	close $fh;
-	close $in;
-	return $path;
+	return TbdrTest::Data::random_file("$work/$name", $size);
 }
 
-sub sha
-{
-	my ($path) = @_;
-	return Digest::SHA->new(256)->addfile($path, 'b')->hexdigest;
-}
+sub sha { return TbdrTest::Data::sha256_file($_[0]) }
 
 sub head_info
 {

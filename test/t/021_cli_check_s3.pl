@@ -79,6 +79,45 @@ unlike($left, qr/tbdr-check\//, 'no probe object left in the bucket');
 	like($out, qr/^ok: credentials: .* from environment/m, 'credentials: from the environment');
 }
 
+# --- credentials from a shared credentials file and profile ---------------------
+{
+	my $creds = "$tmp/credentials";
+	open(my $fh, '>', $creds) or die "$creds: $!";
+	print $fh "[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = wrong-secret\n\n";
+	printf $fh "[profile tbdr]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+	  $s3->access_key, $s3->secret_key;
+	close $fh;
+	my $conf = write_conf('filecred', s3_access_key_id => '', s3_secret_access_key => '',
+		s3_credentials_file => $creds, s3_profile => 'tbdr');
+	($rc, $out, $err) = check($conf);
+	is($rc, 0, 'check passes with credentials from tbdr.s3_credentials_file, profile tbdr')
+	  or diag($out . $err);
+	like($out, qr/^ok: credentials: .* from credentials file/m,
+		'credentials: from the credentials file');
+
+	# AWS_SHARED_CREDENTIALS_FILE and AWS_PROFILE name them the same way
+	local $ENV{AWS_SHARED_CREDENTIALS_FILE} = $creds;
+	local $ENV{AWS_PROFILE} = 'tbdr';
+	($rc, $out, $err) = check(write_conf('envfile', s3_access_key_id => '',
+			s3_secret_access_key => ''));
+	is($rc, 0, 'check passes with AWS_SHARED_CREDENTIALS_FILE and AWS_PROFILE')
+	  or diag($out . $err);
+
+	# the default profile of that file holds a wrong secret: a clear 403
+	delete $ENV{AWS_PROFILE};
+	($rc, $out, $err) = check(write_conf('envdefault', s3_access_key_id => '',
+			s3_secret_access_key => ''));
+	is($rc, 1, 'wrong secret in the default profile: exit 1');
+	like($out, qr/^FAILED: list: .*403.*HINT: .*credentials file/m,
+		'wrong secret from the file: 403 with a hint naming the credentials file')
+	  or diag($out);
+
+	# settings come first: they beat the file's profile
+	($rc, $out, $err) = check(write_conf('setbeatsfile'));
+	is($rc, 0, 'explicit settings beat the credentials file') or diag($out . $err);
+	like($out, qr/^ok: credentials: .* from settings/m, 'credentials: from settings');
+}
+
 # --- no credentials at all -------------------------------------------------------
 ($rc, $out, $err) = check(write_conf('nocred', s3_access_key_id => '', s3_secret_access_key => ''));
 is($rc, 1, 'no credentials: exit 1');

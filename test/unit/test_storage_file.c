@@ -14,6 +14,7 @@
 #include "core/storage.h"
 #include "lib/stringinfo.h"
 #include "tap.h"
+#include "testfile.h"
 
 static char root[256];
 
@@ -42,24 +43,6 @@ write_local(const char *path, const char *data, size_t len)
 		return false;
 	ok = fwrite(data, 1, len, f) == len;
 	return fclose(f) == 0 && ok;
-}
-
-static char *
-read_local(const char *path, size_t *len)
-{
-	FILE	   *f = fopen(path, "rb");
-	StringInfoData buf;
-	char		chunk[65536];
-	size_t		n;
-
-	if (f == NULL)
-		return NULL;
-	initStringInfo(&buf);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		appendBinaryStringInfo(&buf, chunk, n);
-	fclose(f);
-	*len = buf.len;
-	return buf.data;
 }
 
 typedef struct Collected
@@ -150,7 +133,7 @@ round_trip(TbdrStorage *st, size_t len)
 	snprintf(name, sizeof(name), "get_file %zu bytes, byte-identical", len);
 	{
 		bool		r = tbdr_storage_get_file(st, key, dst, &err);
-		char	   *back = r ? read_local(dst, &got_len) : NULL;
+		char	   *back = r ? test_read_file(dst, &got_len) : NULL;
 
 		if (!r)
 			diag(err.message);

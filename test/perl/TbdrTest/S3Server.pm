@@ -28,7 +28,8 @@ a fresh directory (PostgreSQL::Test::Utils::tempdir when that module is
 loaded, else a temporary directory under $TESTDIR or /tmp, removed at exit;
 or the given dir) and waits up to timeout seconds (default 60) for its
 ready.json.  Options: buckets => [names], port => N (default 0: free
-port), host => '127.0.0.1', dir => DIR, timeout => S.  The server's log is
+port), host => '127.0.0.1', dir => DIR, timeout => S, tls_cert => PEM and
+tls_key => PEM (serve https; the endpoint then starts with https://).  The server's log is
 DIR/server.log.
 
 stop kills exactly the PID it started (TERM, then KILL after 10 s).
@@ -61,6 +62,8 @@ sub start
 		'--host', $o{host} || '127.0.0.1',
 		'--port', $o{port} || 0);
 	push @argv, '--bucket', $_ for @{ $o{buckets} || [] };
+	push @argv, '--tls-cert', $o{tls_cert}, '--tls-key', $o{tls_key}
+	  if $o{tls_cert};
 	my $daemon = TbdrTest::Daemon->spawn(
 		name => 'tbdr_s3server.py',
 		dir => $dir,
