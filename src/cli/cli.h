@@ -98,5 +98,6 @@ extern int	cmd_restore(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_verify(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_expire(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_lifecycle(const CliCommand *cmd, int argc, char **argv);
+extern int	cmd_settings(const CliCommand *cmd, int argc, char **argv);
 
 #endif							/* TBDR_CLI_H */

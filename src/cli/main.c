@@ -49,6 +49,10 @@ static const CliCommand commands[] = {
 		"      --ia-days=N       days before STANDARD_IA (default 30, AWS's minimum)\n"
 		"      --glacier-days=N  days before GLACIER (default: the larger of\n"
 		"                        ia-days + 30 and tbdr.retention_days + 7)\n"},
+	{"settings", cmd_settings, "",
+		"show the effective tbdr.* settings (secrets masked)",
+		"Options:\n"
+		"      --markdown        print the reference of every setting (docs/SETTINGS.md)\n"},
 	{"list", cmd_list, "",
 		"list the backups and the restorable window (earliest/latest point, WAL gaps)",
 		"Options:\n"
