@@ -13,6 +13,8 @@ END
 $$;
 
 -- Archiving status (shared memory; needs tbdr in shared_preload_libraries).
+-- The last eleven columns (backups, archive lag, repository, expiry) are
+-- described in docs/MONITORING.md.
 -- Counters count since stats_since (server start); queue_depth and
 -- oldest_ready_* are computed on call from pg_wal/archive_status.
 CREATE FUNCTION tbdr_status(
@@ -29,7 +31,18 @@ CREATE FUNCTION tbdr_status(
 	OUT oldest_ready_wal text,
 	OUT oldest_ready_age interval,
 	OUT worker_state text,
-	OUT stats_since timestamptz)
+	OUT stats_since timestamptz,
+	OUT last_successful_backup_time timestamptz,
+	OUT last_successful_backup_bytes bigint,
+	OUT recent_backup_median_bytes bigint,
+	OUT last_backup_id text,
+	OUT last_backup_status text,
+	OUT last_backup_bytes bigint,
+	OUT seconds_since_last_archive double precision,
+	OUT archive_lag_segments bigint,
+	OUT repository_bytes bigint,
+	OUT last_expiry_time timestamptz,
+	OUT last_expiry_result text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'tbdr_status'
 LANGUAGE C STRICT VOLATILE;
@@ -82,6 +95,25 @@ REVOKE ALL ON FUNCTION tbdr_backup_progress() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tbdr_backup_now(boolean) TO tbdr_operator;
 GRANT EXECUTE ON FUNCTION tbdr_list_backups() TO tbdr_operator;
 GRANT EXECUTE ON FUNCTION tbdr_backup_progress() TO tbdr_operator;
+
+-- Retention (src/core/expire.h): delete what tbdr.retention_days and
+-- tbdr.retention_policy no longer keep, or with dry_run only show it.  One
+-- row per deleted backup, failed backup's data, or run of WAL files.
+CREATE FUNCTION tbdr_expire(
+	dry_run boolean DEFAULT false,
+	OUT kind text,
+	OUT name text,
+	OUT last text,
+	OUT objects integer,
+	OUT bytes bigint,
+	OUT done boolean,
+	OUT reason text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'tbdr_expire'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION tbdr_expire(boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tbdr_expire(boolean) TO tbdr_operator;
 
 -- Retention (src/core/expire.h): delete what tbdr.retention_days and
 -- tbdr.retention_policy no longer keep, or with dry_run only show it.  One

@@ -27,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "backend/monitor.h"
 #include "backend/status.h"
 
 #define STATUS_NAME_LEN		(MAX_XFN_CHARS + 1)
@@ -187,7 +188,7 @@ scan_ready(int64 *count, char *oldest_name, time_t *oldest_mtime)
 	FreeDir(dir);
 }
 
-#define STATUS_COLS 14
+#define STATUS_COLS (14 + TBDR_MONITOR_COLS)
 
 Datum
 tbdr_status(PG_FUNCTION_ARGS)
@@ -271,6 +272,9 @@ tbdr_status(PG_FUNCTION_ARGS)
 	/* worker_state, stats_since */
 	values[i++] = CStringGetTextDatum(s.worker_state);
 	values[i++] = TimestampTzGetDatum(s.stats_since);
+	/* backups, archive lag, repository, expiry (monitor.h) */
+	i = tbdr_monitor_status_columns(values, nulls, i, s.last_archived_wal,
+									s.last_archived_time, ready);
 	Assert(i == STATUS_COLS);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

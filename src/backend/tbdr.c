@@ -8,7 +8,9 @@
 #include "fmgr.h"
 
 #include "backend/backup.h"
+#include "backend/expire_sql.h"
 #include "backend/guc.h"
+#include "backend/monitor.h"
 #include "backend/status.h"
 
 PG_MODULE_MAGIC;
@@ -20,5 +22,7 @@ _PG_init(void)
 {
 	tbdr_define_gucs();
 	tbdr_status_init();
+	tbdr_monitor_init();
+	tbdr_after_scheduled_backup = tbdr_expire_after_backup;
 	tbdr_backup_init();			/* backup state, scheduler worker */
 }
