@@ -71,10 +71,16 @@ report_more(const TbdrError *err)
 	cli_report_error(err);
 }
 
-/* Single-quote s for a POSIX shell. */
+/* s for a POSIX shell: as is if plain, else single-quoted. */
 static void
 shell_quote(StringInfo out, const char *s)
 {
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.,+:=@-") == strlen(s) &&
+		s[0] != '\0')
+	{
+		appendStringInfoString(out, s);
+		return;
+	}
 	appendStringInfoChar(out, '\'');
 	for (; *s; s++)
 	{
@@ -88,14 +94,20 @@ shell_quote(StringInfo out, const char *s)
 
 /* The absolute path of this program, for restore_command. */
 static char *
-self_path(const char *argv0)
+self_path(void)
 {
 	char		buf[MAXPGPATH];
 	ssize_t		n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
 
 	if (n > 0)
 	{
+		size_t		len;
+
 		buf[n] = '\0';
+		/* replaced while running (e.g. make install): the path stays right */
+		len = strlen(buf);
+		if (len > 10 && strcmp(buf + len - 10, " (deleted)") == 0)
+			buf[len - 10] = '\0';
 		return pg_strdup(buf);
 	}
 	return pg_strdup("tbdr");
@@ -347,7 +359,7 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 
 	/* recovery settings */
 	initStringInfo(&restore_command);
-	shell_quote(&restore_command, self_path(argv[0]));
+	shell_quote(&restore_command, self_path());
 	appendStringInfoString(&restore_command, " archive-get");
 	config_file = cli_config_file();
 	if (config_file)
