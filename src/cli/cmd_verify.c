@@ -22,19 +22,33 @@ static const struct option verify_options[] = {
 	CLI_COMMON_LONGOPTS,
 	{"parallel", required_argument, NULL, 'P'},
 	{"no-progress", no_argument, NULL, 'n'},
+	{"json", no_argument, NULL, 'j'},
 	{NULL, 0, NULL, 0}
 };
 
 static int	nproblems = 0;
+static bool json = false;
+static StringInfoData problems_json;	/* --json: the array's elements */
 
+/* One problem found: a line on stdout (or an element of the JSON array). */
 static void
 problem(const TbdrError *err)
 {
 	char	   *line = tbdr_error_format(err);
 
-	fflush(stdout);
-	printf("PROBLEM: %s\n", line);
-	fflush(stdout);
+	if (json)
+	{
+		appendStringInfo(&problems_json, "%s{\"code\": \"%s\", \"message\": ",
+						 nproblems ? ", " : "", tbdr_error_code_name(err->code));
+		tbdr_json_escape(&problems_json, line);
+		appendStringInfoChar(&problems_json, '}');
+	}
+	else
+	{
+		fflush(stdout);
+		printf("PROBLEM: %s\n", line);
+		fflush(stdout);
+	}
 	nproblems++;
 }
 
@@ -100,6 +114,8 @@ cmd_verify(const CliCommand *cmd, int argc, char **argv)
 		}
 		else if (c == 'n')
 			show_progress = false;
+		else if (c == 'j')
+			json = true;
 		else
 			cli_usage_error(cmd, "option \"%s\" does not apply to %s", argv[optind - 1], cmd->name);
 	}
@@ -115,6 +131,7 @@ cmd_verify(const CliCommand *cmd, int argc, char **argv)
 	}
 
 	tbdr_error_clear(&err);
+	initStringInfo(&problems_json);
 	cli_repo_state_load(&rs, false);
 	b = id ? tbdr_backup_list_find(rs.list, id) : tbdr_backup_list_latest(rs.list);
 	if (b == NULL)
@@ -131,8 +148,8 @@ cmd_verify(const CliCommand *cmd, int argc, char **argv)
 	m = tbdr_catalog_load_manifest(rs.cat, b->id, &err);
 	if (m == NULL)
 	{
-		problem(&err);
-		printf("backup %s: its manifest cannot be read\n", b->id);
+		cli_report_error(&err);
+		fprintf(stderr, "tbdr: backup %s: its manifest cannot be read\n", b->id);
 		return CLI_EXIT_ERROR;
 	}
 	if (!cli_repo_check_key(&rs, m, &err))
@@ -140,9 +157,12 @@ cmd_verify(const CliCommand *cmd, int argc, char **argv)
 		cli_report_error(&err);
 		return CLI_EXIT_ERROR;
 	}
-	printf("verifying backup %s: %d parts, %d files, WAL %s..%s\n", m->id, m->nparts,
-		   m->nfiles, m->wal_start ? m->wal_start : "?", m->wal_stop ? m->wal_stop : "?");
-	fflush(stdout);
+	if (!json)
+	{
+		printf("verifying backup %s: %d parts, %d files, WAL %s..%s\n", m->id, m->nparts,
+			   m->nfiles, m->wal_start ? m->wal_start : "?", m->wal_stop ? m->wal_stop : "?");
+		fflush(stdout);
+	}
 
 	memset(&ropts, 0, sizeof(ropts));
 	ropts.verify_only = true;
@@ -152,7 +172,7 @@ cmd_verify(const CliCommand *cmd, int argc, char **argv)
 		problem(&err);
 		return CLI_EXIT_ERROR;
 	}
-	if (cli_run_parts(&rs, r, m, parallel, false, "verify", show_progress, problem, &err) > 0)
+	if (cli_run_parts(&rs, r, m, parallel, false, "verify", show_progress && !json, problem, &err) > 0)
 		problem(&err);			/* the first failure (the others were reported) */
 	else if (!tbdr_restore_finish(r, &err))
 		problem(&err);
@@ -193,6 +213,14 @@ cmd_verify(const CliCommand *cmd, int argc, char **argv)
 		problem(&err);
 	}
 
+	if (json)
+	{
+		printf("{\"backup\": \"%s\", \"ok\": %s, \"parts\": %d, \"files\": %d, \"wal_segments\": %d, "
+			   "\"bytes_checked\": " INT64_FORMAT ", \"problems\": [%s]}\n",
+			   m->id, nproblems ? "false" : "true", m->nparts, m->nfiles, nsegs,
+			   tbdr_restore_stats(r)->bytes_stored, problems_json.data);
+		return nproblems ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+	}
 	if (nproblems > 0)
 	{
 		printf("backup %s: %d problem%s found: it cannot be restored as it is\n",

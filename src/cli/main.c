@@ -80,6 +80,7 @@ static const CliCommand commands[] = {
 		"check every object of a backup and the WAL it needs against their checksums",
 		"Options:\n"
 		"      --parallel=N          parts checked at once (default 4)\n"
+		"      --json                one JSON object {backup, ok, problems: [{code, message}], ...}\n"
 		"      --no-progress         no progress line, even on a terminal\n"},
 	{NULL}
 };

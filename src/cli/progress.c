@@ -77,10 +77,20 @@ draw(CliProgress *p, int64 now, bool final)
 				p->label, done, secs, rate);
 	else if (p->total > 0)
 	{
+		char		eta[32] = "";
+
+		/* time left at the average rate so far */
+		if (p->done > 0 && p->done < p->total && secs >= 1)
+		{
+			int64		left = (int64) ((p->total - p->done) * secs / p->done);
+
+			snprintf(eta, sizeof(eta), ", ETA " INT64_FORMAT "m%02ds",
+					 left / 60, (int) (left % 60));
+		}
 		progress_format_bytes(p->total, total, sizeof(total));
-		fprintf(stderr, "\r%s: %s / %s (%d%%), %.1f MB/s\033[K",
+		fprintf(stderr, "\r%s: %s / %s (%d%%), %.1f MB/s%s\033[K",
 				p->label, done, total,
-				(int) (p->done * 100 / p->total), rate);
+				(int) (p->done * 100 / p->total), rate, eta);
 	}
 	else
 		fprintf(stderr, "\r%s: %s, %.1f MB/s\033[K", p->label, done, rate);

@@ -3,7 +3,8 @@
  *	  A one-line progress display on stderr for long transfers.
  *
  * Shown only when stderr is a terminal; otherwise every call is a no-op, so
- * scripts and logs never see control characters.  The line is redrawn at
+ * scripts and logs never see control characters.  With a known total the
+ * line shows done/total, percentage, rate and the estimated time left.  The line is redrawn at
  * most a few times per second whatever the update rate.
  *-------------------------------------------------------------------------
  */

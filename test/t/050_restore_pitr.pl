@@ -362,6 +362,10 @@ is($rc, 0, "one byte of $victim flipped in the repository") or diag $err;
 ($rc, $out, $err) = tbdr('verify', '-c', $conf, $b2);
 is($rc, 1, 'verify fails on the corrupted part');
 like($out, qr/PROBLEM: .*\Q$victim\E/, 'naming the object') or diag $out;
+($rc, $out, $err) = tbdr('verify', '-c', $conf, '--json', $b2);
+my $vj = eval { $json->decode($out) } || {};
+ok($rc == 1 && $vj->{ok} == JSON::PP::false && $vj->{problems}[0]{message} =~ /\Q$victim\E/,
+	'verify --json: ok false, the problem names the object') or diag $out;
 ($r, $rc, $out, $err) = restore_node('r_corrupt', args => [ '--backup', $b2, '--target-timeline', 'current', '--target', 'immediate' ]);
 is($rc, 1, 'restore fails on the corrupted part');
 like($err, qr/\Q$victim\E/, 'naming the object') or diag $err;
