@@ -17,6 +17,11 @@ SELECT last_archived_wal IS NULL AS no_last_archived,
 	   stats_since <= now() AS stats_since_past
 FROM tbdr_status();
 
+-- No WAL gap (tbdr.archive_queue_max is off).
+SELECT gap_count, last_gap_wal IS NULL AS no_gap_wal,
+	   last_gap_time IS NULL AS no_gap_time
+FROM tbdr_status();
+
 -- Permissions: not PUBLIC, but tbdr_operator.
 SELECT rolcanlogin FROM pg_roles WHERE rolname = 'tbdr_operator';
 CREATE ROLE tbdr_regress_user;

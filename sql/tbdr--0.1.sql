@@ -16,7 +16,8 @@ $$;
 -- The last eleven columns (backups, archive lag, repository, expiry) are
 -- described in docs/MONITORING.md.
 -- Counters count since stats_since (server start); queue_depth and
--- oldest_ready_* are computed on call from pg_wal/archive_status.
+-- oldest_ready_* are computed on call from pg_wal/archive_status.  gap_*:
+-- segments acknowledged without being stored (tbdr.archive_queue_max).
 CREATE FUNCTION tbdr_status(
 	OUT last_archived_wal text,
 	OUT last_archived_time timestamptz,
@@ -32,6 +33,9 @@ CREATE FUNCTION tbdr_status(
 	OUT oldest_ready_age interval,
 	OUT worker_state text,
 	OUT stats_since timestamptz,
+	OUT gap_count bigint,
+	OUT last_gap_wal text,
+	OUT last_gap_time timestamptz,
 	OUT last_successful_backup_time timestamptz,
 	OUT last_successful_backup_bytes bigint,
 	OUT recent_backup_median_bytes bigint,

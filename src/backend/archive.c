@@ -25,11 +25,14 @@
 #include "storage/fd.h"
 #include "lib/stringinfo.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
+#include "backend/archive_worker.h"
 #include "backend/compat.h"
 #include "backend/guc.h"
 #include "backend/status.h"
-#include "core/digest.h"
+#include "backend/walpush.h"
+#include "core/repo.h"
 #include "core/walarchive.h"
 
 /*
@@ -39,13 +42,8 @@
 #define ARCHIVE_CONTEXT_LIMIT	((Size) 256 * 1024 * 1024)
 
 static MemoryContext archive_context = NULL;
-static TbdrWalArchive *archive_wa = NULL;
-static unsigned char archive_config_hash[TBDR_SHA256_LEN];
+static TbdrWalPusher *archive_pusher = NULL;
 static bool warned_not_preloaded = false;
-
-/* Identity checked for the repository of these settings (config_hash). */
-static bool identity_ok = false;
-static unsigned char identity_config_hash[TBDR_SHA256_LEN];
 
 static bool tbdr_archive_configured(void);
 static bool tbdr_archive_file(const char *file, const char *path);
@@ -53,55 +51,6 @@ static void tbdr_archive_shutdown(void);
 
 TBDR_DEFINE_ARCHIVE_MODULE(tbdr_archive_configured, tbdr_archive_file,
 						   tbdr_archive_shutdown)
-
-/*
- * A digest of every tbdr.* value, to notice a reload that changed any of
- * them.  Raw values (not tbdr_config_show, which masks secrets), hashed so
- * that no second copy of a secret is kept.
- */
-static void
-config_hash(unsigned char out[TBDR_SHA256_LEN])
-{
-	TbdrDigest *d = tbdr_digest_create(TBDR_DIGEST_SHA256);
-
-	for (int i = 0; i < tbdr_num_settings; i++)
-	{
-		const TbdrSetting *s = &tbdr_settings[i];
-		const char *field = (const char *) &tbdr_guc + s->offset;
-
-		tbdr_digest_update(d, s->name, strlen(s->name) + 1);
-		switch (s->type)
-		{
-			case TBDR_SETTING_STRING:
-				{
-					const char *v = *(char *const *) field;
-
-					if (v == NULL)
-						v = "";
-					tbdr_digest_update(d, v, strlen(v) + 1);
-					break;
-				}
-			case TBDR_SETTING_BOOL:
-				tbdr_digest_update(d, field, sizeof(bool));
-				break;
-			case TBDR_SETTING_INT:
-			case TBDR_SETTING_ENUM:
-				tbdr_digest_update(d, field, sizeof(int));
-				break;
-		}
-	}
-	tbdr_digest_final(d, out);
-}
-
-static void
-close_archive(void)
-{
-	if (archive_wa)
-		tbdr_walarchive_close(archive_wa);
-	archive_wa = NULL;
-	if (archive_context)
-		MemoryContextReset(archive_context);
-}
 
 static void
 report_failure(const char *file, const TbdrError *err)
@@ -140,6 +89,97 @@ tbdr_archive_configured(void)
 }
 
 /*
+ * Gap markers not yet written (the repository was unreachable), written
+ * after the next successful push.  Only an explanation: the gap itself is
+ * the segment's absence under wal/, which the restorable window sees.
+ */
+#define MAX_PENDING_GAPS	1024
+static char (*pending_gaps)[TBDR_WAL_NAME_MAX + 1] = NULL;
+static int	npending_gaps = 0;
+static TimestampTz last_gap_write_failure = 0;
+
+static void
+write_gap_markers(const char *reason)
+{
+	TbdrWalArchive *wa;
+	TbdrError	err;
+	int			done = 0;
+
+	if (npending_gaps == 0)
+		return;
+	tbdr_error_clear(&err);
+	wa = tbdr_walpusher_archive(archive_pusher, &err);
+	if (wa != NULL)
+	{
+		for (; done < npending_gaps; done++)
+		{
+			if (!tbdr_wal_record_gap(wa, pending_gaps[done], reason, &err))
+				break;
+		}
+	}
+	if (done < npending_gaps)
+	{
+		last_gap_write_failure = GetCurrentTimestamp();
+		ereport(WARNING,
+				(errmsg("tbdr could not record the WAL gap in the repository: %s", err.message),
+				 errdetail("The gap stays visible as the missing segment; the marker under gaps/ is written once the repository is reachable again.")));
+	}
+	memmove(pending_gaps, pending_gaps + done,
+			sizeof(pending_gaps[0]) * (npending_gaps - done));
+	npending_gaps -= done;
+}
+
+/*
+ * tbdr.archive_queue_max (opt-in): with more WAL files waiting than that,
+ * acknowledge the segment without storing it, to protect the primary's
+ * disk over the archive.  Loudly: a WARNING naming the gap, the status, a
+ * marker in the repository.  Timeline history files are always stored (they
+ * are tiny and every restore needs them).
+ */
+static bool
+drop_if_over_queue_max(const char *file)
+{
+	int			max = tbdr_guc.archive_queue_max;
+	int			depth;
+	char	   *reason;
+
+	if (max <= 0 || tbdr_wal_file_kind(file) != TBDR_WAL_SEGMENT)
+		return false;
+	depth = tbdr_ready_count();
+	if (depth <= max)
+		return false;
+
+	ereport(WARNING,
+			(errmsg("tbdr: WAL segment \"%s\" is acknowledged WITHOUT being stored: %d WAL files wait for archiving, more than tbdr.archive_queue_max (%d)",
+					file, depth, max),
+			 errdetail("This is a gap in the WAL archive: point-in-time recovery cannot cross segment %s, and the next base backup starts a new restorable window.",
+					   file),
+			 errhint("Fix archiving (see the earlier tbdr warnings and tbdr_status()), then take a base backup.")));
+	tbdr_status_gap(file);
+
+	if (pending_gaps == NULL)
+		pending_gaps = MemoryContextAlloc(TopMemoryContext,
+										  sizeof(pending_gaps[0]) * MAX_PENDING_GAPS);
+	if (npending_gaps < MAX_PENDING_GAPS)
+		strlcpy(pending_gaps[npending_gaps++], file, sizeof(pending_gaps[0]));
+
+	/*
+	 * Try the repository now unless it failed lately: while it is down,
+	 * waiting for its timeouts per segment would defeat the point.
+	 */
+	reason = psprintf("tbdr.archive_queue_max (%d) exceeded: %d WAL files were waiting for archiving",
+					  max, depth);
+	if (!TimestampDifferenceExceeds(last_gap_write_failure,
+									GetCurrentTimestamp(), 60 * 1000))
+		ereport(LOG,
+				(errmsg("tbdr: the marker of the WAL gap at \"%s\" is written when the repository is reachable again", file)));
+	else
+		write_gap_markers(reason);
+	pfree(reason);
+	return true;
+}
+
+/*
  * The work of archive_file, without the error catching.  Returns true when
  * the file is stored; reports failures itself.
  */
@@ -147,8 +187,8 @@ static bool
 archive_file_internal(const char *file, const char *path)
 {
 	TbdrError	err;
-	unsigned char hash[TBDR_SHA256_LEN];
 	TbdrWalPushResult res;
+	bool		ok;
 
 	tbdr_error_clear(&err);
 
@@ -157,54 +197,41 @@ archive_file_internal(const char *file, const char *path)
 		warned_not_preloaded = true;
 		ereport(WARNING,
 				(errmsg("tbdr is archiving but is not in shared_preload_libraries"),
-				 errdetail("tbdr_status() cannot show archiving progress."),
+				 errdetail("tbdr_status() cannot show archiving progress and no pre-push worker runs."),
 				 errhint("Add tbdr to shared_preload_libraries and restart the server.")));
 	}
 
-	/* A reload changed the settings: reopen with the new ones. */
-	config_hash(hash);
-	if (archive_wa && memcmp(hash, archive_config_hash, sizeof(hash)) != 0)
+	/* Stored already by a pre-push worker?  Then we are done at once. */
+	if (tbdr_prepush_begin(file, path, &res) == TBDR_PREPUSH_STORED)
 	{
-		ereport(LOG,
-				(errmsg("tbdr settings changed, reopening the repository")));
-		close_archive();
+		tbdr_status_archived(file, (int64) res.plain_bytes, (int64) res.stored_bytes);
+		ereport(DEBUG1,
+				(errmsg("tbdr archived \"%s\" (stored by a pre-push worker)", file)));
+		tbdr_prepush_wake();
+		return true;
 	}
 
-	if (archive_wa == NULL)
-	{
-		archive_wa = tbdr_walarchive_open(&tbdr_guc, &err);
-		if (archive_wa == NULL)
-		{
-			report_failure(file, &err);
-			return false;
-		}
-		memcpy(archive_config_hash, hash, sizeof(hash));
-	}
+	/* The workers are absent or behind: let them go on ahead of us. */
+	tbdr_prepush_wake();
 
-	/*
-	 * Once per archiver lifetime, and again when the settings change: is
-	 * the repository ours?
-	 */
-	if (!identity_ok || memcmp(hash, identity_config_hash, sizeof(hash)) != 0)
+	if (drop_if_over_queue_max(file))
 	{
-		if (!tbdr_walarchive_check_identity(archive_wa, GetSystemIdentifier(),
-											PG_VERSION_NUM / 10000, &err))
-		{
-			report_failure(file, &err);
-			return false;
-		}
-		identity_ok = true;
-		memcpy(identity_config_hash, hash, sizeof(hash));
+		tbdr_prepush_end(file);
+		return true;
 	}
 
 	ereport(DEBUG2, (errmsg("tbdr archiving \"%s\"", file)));
-	if (!tbdr_wal_push(archive_wa, path, file, &res, &err))
+	ok = tbdr_walpusher_push(archive_pusher, file, path, &res, &err);
+	tbdr_prepush_end(file);
+	if (!ok)
 	{
 		report_failure(file, &err);
 		return false;
 	}
 
 	tbdr_status_archived(file, (int64) res.plain_bytes, (int64) res.stored_bytes);
+	if (npending_gaps > 0)
+		write_gap_markers("tbdr.archive_queue_max exceeded");
 	ereport(DEBUG1,
 			(errmsg("tbdr archived \"%s\" (" UINT64_FORMAT " bytes, " UINT64_FORMAT " stored%s)",
 					file, res.plain_bytes, res.stored_bytes,
@@ -220,9 +247,12 @@ tbdr_archive_file(const char *file, const char *path)
 	volatile bool result = false;
 
 	if (archive_context == NULL)
+	{
 		archive_context = AllocSetContextCreate(TopMemoryContext,
 												"tbdr archive",
 												ALLOCSET_DEFAULT_SIZES);
+		archive_pusher = tbdr_walpusher_create(archive_context);
+	}
 
 	/*
 	 * Everything, including the long-lived repository handle, lives in
@@ -245,8 +275,9 @@ tbdr_archive_file(const char *file, const char *path)
 		 * The core's state may be half-updated: forget it (without calling
 		 * into it again) and reopen on the next call.
 		 */
-		archive_wa = NULL;
+		tbdr_walpusher_forget(archive_pusher);
 		MemoryContextReset(archive_context);
+		tbdr_prepush_end(file);
 		PG_exception_stack = NULL;
 		RESUME_INTERRUPTS();
 		tbdr_status_failed(file, "internal error, see the server log");
@@ -266,7 +297,7 @@ tbdr_archive_file(const char *file, const char *path)
 	 */
 	if (!result ||
 		MemoryContextMemAllocated(archive_context, true) > ARCHIVE_CONTEXT_LIMIT)
-		close_archive();
+		tbdr_walpusher_close(archive_pusher);
 
 	return result;
 }
@@ -274,5 +305,6 @@ tbdr_archive_file(const char *file, const char *path)
 static void
 tbdr_archive_shutdown(void)
 {
-	close_archive();
+	if (archive_pusher)
+		tbdr_walpusher_close(archive_pusher);
 }

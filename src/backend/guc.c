@@ -34,6 +34,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -159,6 +160,17 @@ guc_context(const TbdrSetting *s)
 	switch (s->context)
 	{
 		case TBDR_CONTEXT_POSTMASTER:
+
+			/*
+			 * PostgreSQL refuses (FATAL) to define a PGC_POSTMASTER variable
+			 * after startup, i.e. when tbdr is loaded by the archiver
+			 * (archive_library) or CREATE EXTENSION without being preloaded.
+			 * Those settings only matter to what is set up at postmaster
+			 * start (workers), which does not exist then; SIGHUP lets the
+			 * value still be shown and validated.
+			 */
+			if (!process_shared_preload_libraries_in_progress)
+				return PGC_SIGHUP;
 			return PGC_POSTMASTER;
 		case TBDR_CONTEXT_SIGHUP:
 			break;

@@ -47,6 +47,10 @@ typedef struct TbdrSharedStatus
 	int64		stored_bytes;
 	int64		failed_count;
 	char		worker_state[32];
+	/* WAL gaps (tbdr.archive_queue_max) */
+	int64		gap_count;
+	char		last_gap_wal[STATUS_NAME_LEN];
+	TimestampTz last_gap_time;
 } TbdrSharedStatus;
 
 static TbdrSharedStatus *shared_status = NULL;
@@ -137,6 +141,20 @@ tbdr_status_failed(const char *file, const char *message)
 }
 
 void
+tbdr_status_gap(const char *file)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (shared_status == NULL)
+		return;
+	SpinLockAcquire(&shared_status->mutex);
+	strlcpy(shared_status->last_gap_wal, file, STATUS_NAME_LEN);
+	shared_status->last_gap_time = now;
+	shared_status->gap_count++;
+	SpinLockRelease(&shared_status->mutex);
+}
+
+void
 tbdr_status_set_worker_state(const char *state)
 {
 	if (shared_status == NULL)
@@ -188,7 +206,7 @@ scan_ready(int64 *count, char *oldest_name, time_t *oldest_mtime)
 	FreeDir(dir);
 }
 
-#define STATUS_COLS (14 + TBDR_MONITOR_COLS)
+#define STATUS_COLS (17 + TBDR_MONITOR_COLS)
 
 Datum
 tbdr_status(PG_FUNCTION_ARGS)
@@ -272,6 +290,18 @@ tbdr_status(PG_FUNCTION_ARGS)
 	/* worker_state, stats_since */
 	values[i++] = CStringGetTextDatum(s.worker_state);
 	values[i++] = TimestampTzGetDatum(s.stats_since);
+	/* gap_count, last_gap_wal, last_gap_time */
+	values[i++] = Int64GetDatum(s.gap_count);
+	if (s.last_gap_wal[0])
+	{
+		values[i++] = CStringGetTextDatum(s.last_gap_wal);
+		values[i++] = TimestampTzGetDatum(s.last_gap_time);
+	}
+	else
+	{
+		nulls[i++] = true;
+		nulls[i++] = true;
+	}
 	/* backups, archive lag, repository, expiry (monitor.h) */
 	i = tbdr_monitor_status_columns(values, nulls, i, s.last_archived_wal,
 									s.last_archived_time, ready);

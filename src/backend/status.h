@@ -28,6 +28,12 @@ extern void tbdr_status_archived(const char *file, int64 plain_bytes,
 /* Archiving file failed; message is the one-line error (no secrets). */
 extern void tbdr_status_failed(const char *file, const char *message);
 
+/*
+ * A WAL segment was acknowledged without being stored
+ * (tbdr.archive_queue_max): a gap in the archive.
+ */
+extern void tbdr_status_gap(const char *file);
+
 /* State of the pre-push worker, e.g. "none", "idle", "pushing", "stopped". */
 extern void tbdr_status_set_worker_state(const char *state);
 

@@ -7,6 +7,7 @@
 
 #include "fmgr.h"
 
+#include "backend/archive_worker.h"
 #include "backend/backup.h"
 #include "backend/expire_sql.h"
 #include "backend/guc.h"
@@ -24,5 +25,6 @@ _PG_init(void)
 	tbdr_status_init();
 	tbdr_monitor_init();
 	tbdr_after_scheduled_backup = tbdr_expire_after_backup;
+	tbdr_archive_worker_init();	/* after the GUCs: reads archive_parallel */
 	tbdr_backup_init();			/* backup state, scheduler worker */
 }

@@ -5,8 +5,8 @@
  *
  * PostgreSQL runs both with the data directory as working directory, and
  * passes %p relative to it.  Configuration: as every command (-c, --set,
- * $PGDATA/tbdr.conf); when PGDATA is not in the environment the working
- * directory is taken as PGDATA, so $PGDATA/tbdr.conf is found.
+ * $PGDATA/tbdr.conf); the working directory is taken as PGDATA when it is a
+ * data directory (see data_directory()).
  *
  * Exit codes:
  *	 archive-push: 0 stored (or already stored, identical), 1 not stored.
@@ -17,18 +17,31 @@
  *				   errors during archive recovery, which makes PostgreSQL
  *				   stop recovery (FATAL) instead of ending it early, at the
  *				   wrong point, for a network or key problem.
+ *
+ * Prefetch (tbdr.restore_prefetch > 0): after handing over a segment,
+ * archive-get starts fetching the following segments in the background, in
+ * parallel, into the spool (pg_wal/tbdr-spool, see core/walspool.h); the
+ * next call moves its segment from there, or waits for the running fetch of
+ * exactly that segment.  Spooled segments recovery has passed, or older
+ * than an hour, are removed; the pre-push worker removes the spool when
+ * recovery is over.
  *-------------------------------------------------------------------------
  */
 #include "postgres_fe.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "catalog/pg_control.h"
 #include "common/controldata_utils.h"
 
 #include "cli/cli.h"
+#include "core/repo.h"
 #include "core/walarchive.h"
+#include "core/walspool.h"
 
 /* Exit code of archive-get that makes PostgreSQL abort recovery (> 125). */
 #define ARCHIVE_GET_EXIT_ABORT	126
@@ -52,16 +65,25 @@ parse_options(const CliCommand *cmd, int argc, char **argv)
 	}
 }
 
-/* The data directory is the working directory (PostgreSQL's convention). */
+/*
+ * The data directory: the working directory when it is one (PostgreSQL runs
+ * archive_command and restore_command there; an inherited $PGDATA may be
+ * relative to somewhere else), else $PGDATA when set, else the working
+ * directory.  PGDATA is set to the result, so that $PGDATA/tbdr.conf is
+ * found.
+ */
 static char *
 data_directory(void)
 {
 	char		cwd[MAXPGPATH];
+	const char *env = getenv("PGDATA");
+	struct stat st;
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		cli_fatal("could not get the working directory: %m");
-	if (getenv("PGDATA") == NULL || getenv("PGDATA")[0] == '\0')
-		setenv("PGDATA", cwd, 1);
+	if (stat("global/pg_control", &st) != 0 && env != NULL && env[0] != '\0')
+		return pg_strdup(env);
+	setenv("PGDATA", cwd, 1);
 	return pg_strdup(cwd);
 }
 
@@ -97,6 +119,15 @@ cmd_archive_push(const CliCommand *cmd, int argc, char **argv)
 	tbdr_error_clear(&err);
 
 	/* Whose WAL is it?  The control file says (as pg_controldata reads it). */
+	{
+		char	   *cf = psprintf("%s/global/pg_control", datadir);
+		struct stat cst;
+
+		if (stat(cf, &cst) != 0)
+			cli_fatal("\"%s\" is not a PostgreSQL data directory (no global/pg_control): run archive-push in the data directory, as archive_command does, or set PGDATA",
+					  datadir);
+		pfree(cf);
+	}
 	control = get_controlfile(datadir, &crc_ok);
 	if (!crc_ok)
 		cli_fatal("the control file of \"%s\" has a wrong checksum: is the working directory the data directory?",
@@ -115,16 +146,125 @@ cmd_archive_push(const CliCommand *cmd, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+/*
+ * Segment size of the cluster in datadir (pg_control), 0 if unknown: then
+ * archive-get does not prefetch.
+ */
+static uint64
+wal_segment_size(const char *datadir)
+{
+	char	   *cf = psprintf("%s/global/pg_control", datadir);
+	struct stat st;
+	ControlFileData *control;
+	bool		crc_ok;
+	uint64		size = 0;
+
+	if (stat(cf, &st) == 0)
+	{
+		control = get_controlfile(datadir, &crc_ok);
+		if (crc_ok)
+			size = control->xlog_seg_size;
+		pfree(control);
+	}
+	pfree(cf);
+	return size;
+}
+
+/* Fetch name into the spool, unless spooled or being fetched already. */
+static void
+prefetch_one(const TbdrConfig *cfg, TbdrWalSpool *sp, const char *name)
+{
+	TbdrError	err;
+	TbdrWalArchive *wa;
+	char	   *path;
+
+	if (!tbdr_walspool_claim(sp, name))
+		return;
+	tbdr_error_clear(&err);
+	path = tbdr_walspool_path(sp, name);
+	wa = tbdr_walarchive_open(cfg, &err);
+	/* a failure is not reported: the foreground fetch retries and reports */
+	if (wa != NULL)
+		(void) tbdr_wal_fetch(wa, name, path, NULL, &err);
+	tbdr_walspool_release(sp, name);
+	pfree(path);
+}
+
+/*
+ * Start fetching the n segments after name into the spool, in parallel, in
+ * the background: a detached process (PostgreSQL waits only for
+ * restore_command itself) with one child per segment, each with its own
+ * connection.  Returns at once.
+ */
+static void
+start_prefetch(const TbdrConfig *cfg, TbdrWalSpool *sp, const char *name,
+			   uint64 seg_size, int n)
+{
+	pid_t		pid;
+	int			status;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return;					/* no prefetch: not an error */
+	if (pid > 0)
+	{
+		(void) waitpid(pid, &status, 0);
+		return;
+	}
+
+	/* first child: detach, and leave at once */
+	(void) setsid();
+	pid = fork();
+	if (pid != 0)
+		_exit(0);
+
+	/* the prefetcher: quiet, outside the data directory's process group */
+	{
+		int			null = open("/dev/null", O_RDWR);
+
+		if (null >= 0)
+		{
+			(void) dup2(null, STDIN_FILENO);
+			(void) dup2(null, STDOUT_FILENO);
+			(void) dup2(null, STDERR_FILENO);
+			if (null > STDERR_FILENO)
+				close(null);
+		}
+	}
+	for (int i = 1; i <= n; i++)
+	{
+		char		next[25];
+
+		if (!tbdr_wal_segment_after(name, seg_size, i, next))
+			break;
+		pid = fork();
+		if (pid == 0)
+		{
+			prefetch_one(cfg, sp, next);
+			_exit(0);
+		}
+	}
+	while (wait(&status) > 0 || errno == EINTR)
+		;
+	_exit(0);
+}
+
 int
 cmd_archive_get(const CliCommand *cmd, int argc, char **argv)
 {
 	TbdrConfig	cfg;
 	TbdrError	err;
 	TbdrWalArchive *wa;
+	TbdrWalSpool *sp = NULL;
 	const char *name;
 	const char *dest;
+	char	   *datadir;
 	struct stat stbuf;
 	int			hard_exit;
+	uint64		seg_size = 0;
+	bool		prefetch;
+	int			spooled = 0;
 
 	parse_options(cmd, argc, argv);
 	if (argc - optind != 2)
@@ -132,7 +272,7 @@ cmd_archive_get(const CliCommand *cmd, int argc, char **argv)
 	name = argv[optind];
 	dest = argv[optind + 1];
 
-	(void) data_directory();
+	datadir = data_directory();
 
 	/*
 	 * A standby falls back to streaming when restore_command fails, so a
@@ -149,7 +289,37 @@ cmd_archive_get(const CliCommand *cmd, int argc, char **argv)
 		exit(hard_exit);
 	}
 	wa = tbdr_walarchive_open(&cfg, &err);
-	if (wa == NULL || !tbdr_wal_fetch(wa, name, dest, NULL, &err))
+
+	/*
+	 * Prefetch only segments, into the spool in pg_wal (same file system as
+	 * %p, so a spooled file is handed over with a rename).
+	 */
+	prefetch = (wa != NULL && cfg.restore_prefetch > 0 &&
+				tbdr_wal_file_kind(name) == TBDR_WAL_SEGMENT &&
+				(seg_size = wal_segment_size(datadir)) > 0);
+	if (prefetch)
+	{
+		char	   *spooldir = psprintf("%s/" TBDR_WALSPOOL_DIR, datadir);
+		TbdrError	serr;
+
+		tbdr_error_clear(&serr);
+		sp = tbdr_walspool_open(spooldir, tbdr_storage_describe(tbdr_walarchive_storage(wa)),
+								&serr);
+		pfree(spooldir);
+		if (sp != NULL)
+		{
+			spooled = tbdr_walspool_take(sp, name, dest,
+										 cfg.s3_timeout * (cfg.s3_max_retries + 1) + 10,
+										 &serr);
+			tbdr_walspool_clean(sp, name, 3600);
+		}
+		/* a spool problem only costs the prefetch: fetch directly */
+		if (sp == NULL || spooled < 0)
+			spooled = 0;
+	}
+
+	if (!spooled &&
+		(wa == NULL || !tbdr_wal_fetch(wa, name, dest, NULL, &err)))
 	{
 		if (err.code == TBDR_ERR_NOT_FOUND && wa != NULL)
 			exit(CLI_EXIT_ERROR);	/* quietly: the end of the archive */
@@ -157,6 +327,12 @@ cmd_archive_get(const CliCommand *cmd, int argc, char **argv)
 			tbdr_error_hint(&err, "Recovery stops here rather than end early without this WAL file; fix the problem and start the server again.");
 		cli_report_error(&err);
 		exit(hard_exit);
+	}
+
+	if (sp != NULL)
+	{
+		start_prefetch(&cfg, sp, name, seg_size, cfg.restore_prefetch);
+		tbdr_walspool_close(sp);
 	}
 	tbdr_walarchive_close(wa);
 	return CLI_EXIT_OK;

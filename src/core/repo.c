@@ -73,6 +73,16 @@ tbdr_repo_wal_key(const char *name, TbdrError *err)
 }
 
 char *
+tbdr_repo_gap_key(const char *name, TbdrError *err)
+{
+	if (tbdr_wal_file_kind(name) == TBDR_WAL_SEGMENT)
+		return psprintf(TBDR_REPO_GAP_PREFIX "%s", name);
+	tbdr_error_set(err, TBDR_ERR_CONFIG,
+				   "\"%s\" is not the name of a WAL segment", name);
+	return NULL;
+}
+
+char *
 tbdr_repo_wal_name(const char *key)
 {
 	const char *rest;

@@ -14,6 +14,8 @@
  *	 backups/<id>/failed.json					 base backup failed (header+error)
  *	 backups/<id>/manifest.json					 base backup complete (manifest)
  *	 backups/<id>/part-NNNNNN					 base backup part (tar, encoded)
+ *	 gaps/<24 hex>								 WAL segment acknowledged without
+ *												 being stored (archive_queue_max)
  *
  * The folder is the first 16 hex digits of the segment name (timeline and
  * log number), so a plain listing sorts by timeline, then segment, and one
@@ -34,6 +36,7 @@
 #define TBDR_REPO_FORMAT_VERSION	1
 #define TBDR_REPO_IDENTITY_KEY		"tbdr.json"
 #define TBDR_REPO_WAL_PREFIX		"wal/"
+#define TBDR_REPO_GAP_PREFIX		"gaps/"
 
 /* Longest WAL-directory file name PostgreSQL archives (MAX_XFN_CHARS). */
 #define TBDR_WAL_NAME_MAX	40
@@ -83,6 +86,15 @@ extern char *tbdr_repo_backup_part_key(const char *id, int part);
  * backups/<valid id>/...
  */
 extern bool tbdr_repo_backup_key_id(const char *key, char *id, const char **rest);
+
+/*
+ * Key of the marker of a WAL segment that was acknowledged without being
+ * stored (tbdr.archive_queue_max): "gaps/<24 hex>" (palloc'd), or NULL with
+ * err set when name is not a segment name.  The marker (small JSON: segment,
+ * time, reason) explains the hole the restorable window already shows by
+ * the segment's absence under wal/; it is written best-effort, once.
+ */
+extern char *tbdr_repo_gap_key(const char *name, TbdrError *err);
 
 /* The identity of the repository, as stored in tbdr.json. */
 typedef struct TbdrRepoIdentity

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/codec.h"
@@ -434,6 +435,39 @@ done:
 	if (!ok)
 		(void) unlink(tmp);
 	pfree(tmp);
+	pfree(key);
+	return ok;
+}
+
+bool
+tbdr_wal_record_gap(TbdrWalArchive *wa, const char *name, const char *reason,
+					TbdrError *err)
+{
+	char	   *key = tbdr_repo_gap_key(name, err);
+	char		now[32];
+	time_t		t = time(NULL);
+	struct tm	tm;
+	char	   *json;
+	int			exists;
+	bool		ok;
+
+	if (key == NULL)
+		return false;
+	Assert(strpbrk(reason, "\"\\") == NULL);
+	exists = tbdr_storage_head(wa->storage, key, NULL, err);
+	if (exists != 0)
+	{
+		pfree(key);
+		return exists > 0;		/* written once: keep the first */
+	}
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json = psprintf("{\"segment\": \"%s\", \"recorded_at\": \"%s\", \"reason\": \"%s\"}\n",
+					name, now, reason);
+	ok = tbdr_storage_put_buffer(wa->storage, key, json, strlen(json), err);
+	if (!ok)
+		tbdr_error_prefix(err, "could not record the WAL gap at \"%s\": ", name);
+	pfree(json);
 	pfree(key);
 	return ok;
 }

@@ -77,4 +77,13 @@ extern bool tbdr_wal_push(TbdrWalArchive *wa, const char *path,
 extern bool tbdr_wal_fetch(TbdrWalArchive *wa, const char *name,
 						   const char *dest, uint64 *bytes, TbdrError *err);
 
+/*
+ * Record in the repository that WAL segment name was acknowledged without
+ * being stored (tbdr.archive_queue_max): a small plain JSON object under
+ * tbdr_repo_gap_key(name) with the time and why (reason: plain ASCII
+ * without quotes or backslashes).  An existing marker is kept.
+ */
+extern bool tbdr_wal_record_gap(TbdrWalArchive *wa, const char *name,
+								const char *reason, TbdrError *err);
+
 #endif							/* TBDR_WALARCHIVE_H */
