@@ -332,6 +332,9 @@ typedef struct BackupRun
 	bool		started_written;
 	bool		backup_started;
 	int64		bytes_before;	/* of finished parts, for progress */
+	TimestampTz t_copy;			/* phases, for the log line at the end */
+	TimestampTz t_stop;
+	TimestampTz t_wal;
 } BackupRun;
 
 static BackupRun *run = NULL;
@@ -491,17 +494,18 @@ wait_for_wal(BackupRun *r, TimeLineID tli, XLogSegNo first, XLogSegNo last)
 
 			if (key == NULL)
 				raise_error(&err);
+			/* a failing check is retried like a missing segment */
+			tbdr_error_clear(&err);
 			found = tbdr_storage_head(st, key, NULL, &err);
-			if (found < 0)
-				raise_error(&err);
 			pfree(key);
-			if (found == 0)
+			if (found <= 0)
 			{
 				if (GetCurrentTimestamp() >= deadline)
 					ereport(ERROR,
 							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 							 errmsg("WAL segment %s, needed to restore this backup, was not archived within tbdr.backup_archive_timeout (%d s)",
 									name, r->cfg.backup_archive_timeout),
+							 found < 0 ? errdetail("Checking the repository failed: %s", err.message) : 0,
 							 errhint("Check WAL archiving (archive_mode = on, archive_library = 'tbdr', SELECT * FROM tbdr_status()) and take the backup again.")));
 				pfree(name);
 				break;
@@ -511,8 +515,9 @@ wait_for_wal(BackupRun *r, TimeLineID tli, XLogSegNo first, XLogSegNo last)
 		}
 		if (next > last)
 			return;
+		/* the stop segment is usually archived within a second: look often */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 1000L, PG_WAIT_EXTENSION);
+						 250L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		if (ProcDiePending)
 			ereport(ERROR,
@@ -669,6 +674,7 @@ take_backup(BackupRun *r)
 	o.cb_arg = r;
 
 	set_phase("copying files");
+	r->t_copy = GetCurrentTimestamp();
 	for (int part = 1; part <= plan->nparts; part++)
 		store_part(r, &o, plan, part);
 
@@ -676,6 +682,7 @@ take_backup(BackupRun *r)
 	control = read_small_file(XLOG_CONTROL_FILE, &control_len);
 
 	set_phase("stopping");
+	r->t_stop = GetCurrentTimestamp();
 	vals = run_sql("SELECT lsn::text, labelfile, spcmapfile FROM pg_catalog.pg_backup_stop(false)", 3);
 	r->backup_started = false;
 	stop_lsn = parse_lsn_or_error(vals[0]);
@@ -699,6 +706,7 @@ take_backup(BackupRun *r)
 	r->m->wal_stop = segment_name(tli, stop_seg);
 
 	set_phase("waiting for WAL");
+	r->t_wal = GetCurrentTimestamp();
 	wait_for_wal(r, tli, start_seg, stop_seg);
 
 	set_phase("writing manifest");
@@ -814,7 +822,12 @@ tbdr_backup_worker_main(Datum arg)
 						run->id, secs, usecs / 1000,
 						(long long) run->m->database_bytes,
 						(long long) run->m->stored_bytes, run->m->nparts,
-						run->m->wal_start, run->m->wal_stop)));
+						run->m->wal_start, run->m->wal_stop),
+				 errdetail("start %.1f s, copy %.1f s, stop and last part %.1f s, WAL wait %.1f s",
+						   (double) (run->t_copy - t0) / 1e6,
+						   (double) (run->t_stop - run->t_copy) / 1e6,
+						   (double) (run->t_wal - run->t_stop) / 1e6,
+						   (double) (GetCurrentTimestamp() - run->t_wal) / 1e6)));
 		finish_shared(run->id, true, message);
 	}
 	PG_CATCH();

@@ -1257,6 +1257,6 @@ check_backup_schedule(const char *value, char **message)
 	tbdr_error_clear(&err);
 	if (tbdr_cron_parse(value, &cron, &err))
 		return true;
-	*message = psprintf("tbdr.backup_schedule: %s", err.message);
+	*message = pstrdup(err.message);
 	return false;
 }

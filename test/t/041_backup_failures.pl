@@ -1,0 +1,184 @@
+# Base backups that fail, and scheduled backups (issue 4), against the S3
+# test server behind the fault proxy:
+#  - a backup interrupted by an immediate server stop shows as failed
+#    (interrupted) after the restart, and the next backup marks it failed in
+#    the repository and leaves none of its parts or multipart uploads;
+#  - a backup whose S3 uploads fail past the retry limit fails with the S3
+#    error, and the next run leaves no orphan upload or partial object;
+#  - a backup whose WAL is not archived fails after
+#    tbdr.backup_archive_timeout with an error that says so;
+#  - tbdr.backup_schedule fires, and a schedule missed while the server was
+#    down is caught up at start (tbdr.backup_catchup).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use File::Temp qw(tempdir);
+use Time::HiRes qw(time);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use TbdrTest::Backup;
+use TbdrTest::FaultProxy;
+use TbdrTest::S3Server;
+
+my $root = "$FindBin::RealBin/../..";
+my $tbdr = $ENV{TBDR_BIN} || "$root/build/tbdr";
+plan skip_all => "no tbdr program at $tbdr (run make)" unless -x $tbdr;
+
+delete $ENV{$_} for grep { /^AWS_/ || $_ eq 'PGDATA' } keys %ENV;
+$ENV{AWS_SHARED_CREDENTIALS_FILE} = '/dev/null';
+
+my $tmp = tempdir('tbdr-041-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $bucket = 'tbdr-backup';
+my $s3 = TbdrTest::S3Server->start(buckets => [$bucket]);
+my $proxy = TbdrTest::FaultProxy->start(target => $s3->endpoint);
+
+# Uncompressed, so that 16 MB parts are multipart uploads of 5 MB parts.
+my %settings = (
+	repository => "s3://$bucket/main",
+	s3_endpoint => $proxy->endpoint,
+	s3_access_key_id => $s3->access_key,
+	s3_secret_access_key => $s3->secret_key,
+	s3_region => 'us-east-1',
+	s3_uri_style => 'path',
+	s3_max_retries => 2,
+	s3_timeout => 30,
+	s3_part_size => '5MB',
+	compression => 'none');
+my $conf_lines = join('', map { "tbdr.$_ = '$settings{$_}'\n" } sort keys %settings);
+my $conf = "$tmp/tbdr.conf";
+open(my $cfh, '>', $conf) or die;
+print $cfh $conf_lines;
+close $cfh;
+my $b = TbdrTest::Backup->new(tbdr => $tbdr, conf => $conf, tmp => $tmp);
+
+my $node = PostgreSQL::Test::Cluster->new('primary');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'tbdr'
+wal_level = replica
+archive_mode = on
+archive_library = 'tbdr'
+tbdr.backup_schedule = ''
+tbdr.backup_part_size = '16MB'
+tbdr.backup_archive_timeout = '60s'
+} . $conf_lines);
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION tbdr');
+$node->command_ok([ 'pgbench', '-i', '-s', '5', '-q', '-p', $node->port, '-h', $node->host, 'postgres' ],
+	'pgbench -i -s 5');
+
+sub list
+{
+	my %l;
+	for my $line (split /\n/, $node->safe_psql('postgres',
+		'SELECT backup_id, status, coalesce(error, \'\') FROM tbdr_list_backups()'))
+	{
+		my ($id, $status, $error) = split /\|/, $line, 3;
+		$l{$id} = { status => $status, error => $error };
+	}
+	return \%l;
+}
+
+sub objects_of
+{
+	my ($id) = @_;
+	return [ sort map { m{^backups/\Q$id\E/(.*)$} ? $1 : () } keys %{ $b->list_keys("backups/$id/") } ];
+}
+
+sub uploads { return scalar(grep { $_->{key} =~ m{^main/backups/} } $s3->list_uploads($bucket)) }
+
+# --- an immediate stop in the middle of a backup -------------------------------------
+# Slow the backup's uploads down so that the stop lands in its middle.
+$proxy->inject(mode => 'delay', seconds => 1, duration => 600, method => 'PUT',
+	path_regex => '/backups/.*/part-');
+my $id1 = $node->safe_psql('postgres', 'SELECT tbdr_backup_now()');
+$node->poll_query_until('postgres',
+	"SELECT parts_done >= 1 FROM tbdr_backup_progress() WHERE backup_id = '$id1'")
+  or die 'backup made no progress';
+$node->stop('immediate');
+$proxy->clear;
+my $left = objects_of($id1);
+ok((grep { /^part-/ } @$left), "the interrupted backup left parts behind (@$left)");
+note 'multipart uploads left by the stop: ' . uploads();
+$node->start;
+my $l = list();
+is($l->{$id1}{status}, 'failed', 'after the restart the interrupted backup is listed failed');
+like($l->{$id1}{error}, qr/interrupted/, 'as interrupted');
+
+my $id2 = $node->safe_psql('postgres', 'SELECT tbdr_backup_now(wait => true)');
+is(list()->{$id2}{status}, 'complete', 'the next backup completes');
+is_deeply(objects_of($id1), [ 'failed.json', 'started.json' ],
+	'the next run left only the status objects of the interrupted backup');
+my $f1 = $b->manifest($id1, 'failed.json');
+is($f1->{status}, 'failed', 'failed.json written');
+like($f1->{error}, qr/interrupted/, 'failed.json says interrupted');
+is(uploads(), 0, 'no multipart upload left');
+is(list()->{$id1}{status}, 'failed', 'listed failed from the repository');
+
+# --- S3 failing past the retry limit ---------------------------------------------
+# Part uploads fail, and so do the deletes of the cleanup after the failure,
+# so that the next run has to clean up.
+$proxy->inject({ mode => 'status', status => 500, duration => 600, method => 'PUT',
+		path_regex => '/backups/.*/part-' },
+	{ mode => 'status', status => 500, duration => 600, method => 'DELETE',
+		path_regex => '/backups/' });
+my ($ret, $out, $err) = $node->psql('postgres', 'SELECT tbdr_backup_now(wait => true)');
+isnt($ret, 0, 'a backup whose uploads fail past the retry limit fails');
+like($err, qr/backup (\d{8}T\d{6}Z) failed: could not store backup part .*500/s,
+	'with the S3 error') or diag $err;
+my ($id3) = $err =~ /backup (\d{8}T\d{6}Z) failed/;
+$l = list();
+is($l->{$id3}{status}, 'failed', 'listed failed');
+like($l->{$id3}{error}, qr/part/, 'with its reason');
+my $orphans = uploads();
+cmp_ok($orphans, '>=', 1, "its cleanup failed too: $orphans multipart upload(s) left");
+$proxy->clear;
+my $id4 = $node->safe_psql('postgres', 'SELECT tbdr_backup_now(wait => true)');
+is(list()->{$id4}{status}, 'complete', 'with S3 back, the next backup completes');
+is(uploads(), 0, 'and no multipart upload is left');
+is_deeply(objects_of($id3), [ 'failed.json', 'started.json' ],
+	'nor any part of the failed backup');
+
+# --- WAL not archived ------------------------------------------------------------
+$node->append_conf('postgresql.conf', "tbdr.backup_archive_timeout = '5s'\n");
+$node->reload;
+$proxy->inject(mode => 'status', status => 500, duration => 600, method => 'PUT', path_regex => '/wal/');
+($ret, $out, $err) = $node->psql('postgres', 'SELECT tbdr_backup_now(wait => true)');
+$proxy->clear;
+isnt($ret, 0, 'a backup whose WAL is not archived fails');
+like($err, qr/WAL segment [0-9A-F]{24}, needed to restore this backup, was not archived within tbdr.backup_archive_timeout \(5 s\)/,
+	'after tbdr.backup_archive_timeout, saying so') or diag $err;
+$node->append_conf('postgresql.conf', "tbdr.backup_archive_timeout = '120s'\n");
+$node->reload;
+
+# --- the schedule ------------------------------------------------------------------
+my $before = scalar keys %{ list() };
+$node->append_conf('postgresql.conf', "tbdr.backup_schedule = '* * * * *'\n");
+$node->reload;
+$node->poll_query_until('postgres',
+	"SELECT count(*) > $before AND bool_and(status <> 'running') FROM tbdr_list_backups()")
+  or die 'the scheduled backup did not run';
+$node->append_conf('postgresql.conf', "tbdr.backup_schedule = ''\n");
+$node->reload;
+ok($node->log_contains('tbdr: backup \d{8}T\d{6}Z started \(scheduled\)'), 'the scheduled backup fired');
+my $newest = (sort keys %{ list() })[-1];
+is(list()->{$newest}{status}, 'complete', "scheduled backup $newest completed");
+
+# Catch-up: every minute is scheduled, and the server is down over a minute
+# boundary after the newest backup.
+$node->append_conf('postgresql.conf', "tbdr.backup_schedule = '* * * * *'\n");
+$node->stop;
+# (while the server is down there is nothing to poll but the clock)
+my $minute = int(time / 60);
+sleep 1 while int(time / 60) == $minute;
+my $log_offset = -s $node->logfile;
+$node->start;
+$node->poll_query_until('postgres',
+	"SELECT count(*) > 0 FROM tbdr_list_backups() WHERE backup_id > '$newest' AND status = 'complete'")
+  or die 'no catch-up backup';
+ok($node->log_contains('tbdr: starting catch-up backup', $log_offset), 'a missed schedule is caught up at start');
+
+$node->stop;
+done_testing();
