@@ -41,6 +41,7 @@ ALTER SYSTEM SET tbdr.compression_level = 0;
 ALTER SYSTEM SET tbdr.encryption_key_file = 'relative/key';
 ALTER SYSTEM SET tbdr.archive_parallel = 33;
 ALTER SYSTEM SET tbdr.restore_prefetch = -1;
+ALTER SYSTEM SET tbdr.archive_queue_max = -1;
 ALTER SYSTEM SET tbdr.database = '';
 ALTER SYSTEM SET tbdr.compression = 'none';
 ALTER SYSTEM RESET tbdr.compression;

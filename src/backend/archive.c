@@ -12,10 +12,15 @@
  * restart (PostgreSQL 15 and 16), losing the open connections; we catch our
  * own ERRORs (out of memory, a failing palloc) like contrib/basic_archive.
  *
- * State kept across calls (one archiver per cluster, so static): the open
- * repository with its connections, the codec contexts, and whether the
- * repository identity was checked.  A reload that changes any tbdr.*
- * setting reopens it.
+ * A file a pre-push worker already stored (archive_worker.h) is
+ * acknowledged at once; otherwise the archiver stores it itself, after
+ * waking the workers so that they get ahead.  With tbdr.archive_queue_max
+ * set and more files waiting than that, a segment is acknowledged without
+ * being stored (see drop_if_over_queue_max).
+ *
+ * State kept across calls (one archiver per cluster, so static): a
+ * TbdrWalPusher (walpush.h) with the open repository, its connections and
+ * codec contexts; a reload that changes any tbdr.* setting reopens it.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

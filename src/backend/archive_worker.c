@@ -62,8 +62,11 @@
 
 /* Idle poll interval; new .ready files also wake the workers early. */
 #define PREPUSH_NAP_MS		1000
-/* Backoff after a failed push: doubles from 1 s up to this. */
-#define PREPUSH_MAX_BACKOFF_MS	60000
+/*
+ * Backoff after a failed push: doubles from 1 s up to this (short: the
+ * workers are how archiving catches up once the repository is back).
+ */
+#define PREPUSH_MAX_BACKOFF_MS	10000
 /* Early warnings: how often at most, and the age that warns. */
 #define QUEUE_WARN_INTERVAL_MS	(5 * 60 * 1000)
 #define QUEUE_WARN_AGE_S		300
@@ -122,6 +125,7 @@ static int	my_index = -1;
 static volatile sig_atomic_t got_sigterm = false;
 
 PGDLLEXPORT void tbdr_prepush_main(Datum arg);
+static void update_worker_state(void);
 
 static void
 prepush_shmem_request(void)
@@ -360,6 +364,7 @@ release_my_slots(int code, Datum arg)
 	prepush->workers[my_index].latch = NULL;
 	prepush->workers[my_index].busy = false;
 	SpinLockRelease(&prepush->mutex);
+	update_worker_state();
 }
 
 /* Summarize the workers for tbdr_status(). */
@@ -619,6 +624,11 @@ push_one(TbdrWalPusher *pusher, const char *name, int failures)
 	finish_claim(name, ok, &before, &res);
 	if (ok)
 	{
+		/*
+		 * The archiver may be sleeping after failures (up to a minute):
+		 * wake it, so that it acknowledges what is stored now.
+		 */
+		PgArchWakeup();
 		ereport(DEBUG1,
 				(errmsg("tbdr wal pusher stored \"%s\" (" UINT64_FORMAT " bytes, " UINT64_FORMAT " stored%s)",
 						name, res.plain_bytes, res.stored_bytes,

@@ -16,13 +16,13 @@ use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use File::Compare qw(compare);
 use File::Temp qw(tempdir);
-use IPC::Run qw(run);
 use JSON::PP ();
 use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use TbdrTest::S3Server;
+use TbdrTest::Wal;
 
 my $root = "$FindBin::RealBin/../..";
 my $tbdr = $ENV{TBDR_BIN} || "$root/build/tbdr";
@@ -35,66 +35,24 @@ my $tmp = tempdir('tbdr-030-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bucket = 'tbdr-wal';
 my $s3 = TbdrTest::S3Server->start(buckets => [$bucket]);
 
-my %base = (
-	repository => "s3://$bucket/main",
-	s3_endpoint => $s3->endpoint,
-	s3_access_key_id => $s3->access_key,
-	s3_secret_access_key => $s3->secret_key,
-	s3_region => 'us-east-1',
-	s3_uri_style => 'path',
-	s3_max_retries => 2,
-	s3_timeout => 10);
-
-sub conf_lines
-{
-	my (%s) = @_;
-	my %c = (%base, %s);
-	return join('', map { "tbdr.$_ = '$c{$_}'\n" } sort keys %c);
-}
-
-sub write_conf
-{
-	my ($name, %s) = @_;
-	my $path = "$tmp/$name.conf";
-	open(my $fh, '>', $path) or die "open $path: $!";
-	print $fh conf_lines(%s);
-	close $fh or die;
-	return $path;
-}
-
-# Run tbdr; returns (exit code, stdout, stderr).
-sub tbdr
-{
-	my (@args) = @_;
-	my ($out, $err) = ('', '');
-	run([ $tbdr, @args ], '<', \undef, '>', \$out, '2>', \$err);
-	return ($? >> 8, $out, $err);
-}
-
-# Run tbdr in directory $dir, as PostgreSQL runs archive_command in the
-# data directory.
-sub tbdr_in
-{
-	my ($dir, @args) = @_;
-	my ($out, $err) = ('', '');
-	run([ $tbdr, @args ], '<', \undef, '>', \$out, '2>', \$err,
-		init => sub { chdir $dir or die "chdir $dir: $!" });
-	return ($? >> 8, $out, $err);
-}
-
-sub repo_wal_names
-{
-	my ($conf, $prefix) = @_;
-	my ($rc, $out, $err) = tbdr('repo-ls', '--json', '-c', $conf, $prefix // 'wal/');
-	die "repo-ls failed: $err" if $rc;
-	my $list = JSON::PP->new->decode($out);
-	my %names;
-	for my $o (@$list)
-	{
-		$names{$1} = $o if $o->{key} =~ m{^wal/(?:[0-9A-F]{16}/)?([0-9A-F]{8,24}(?:\..*)?)$};
-	}
-	return \%names;
-}
+my $w = TbdrTest::Wal->new(
+	tbdr => $tbdr,
+	tmp => $tmp,
+	settings => {
+		repository => "s3://$bucket/main",
+		s3_endpoint => $s3->endpoint,
+		s3_access_key_id => $s3->access_key,
+		s3_secret_access_key => $s3->secret_key,
+		s3_region => 'us-east-1',
+		s3_uri_style => 'path',
+		s3_max_retries => 2,
+		s3_timeout => 10
+	});
+sub conf_lines { return $w->conf_lines(@_) }
+sub write_conf { return $w->write_conf(@_) }
+sub tbdr { return $w->run($tmp, @_) }
+sub tbdr_in { return $w->run(@_) }
+sub repo_wal_names { return $w->wal_objects($_[0]) }
 
 # Switch to a new segment and wait until it and everything before it is
 # archived (nothing .ready left).
@@ -166,12 +124,7 @@ my @missing = grep { !exists $names->{$_} } @done;
 is(scalar(@missing), 0, scalar(@done) . ' archived segments all in the repository')
   or diag "missing: @missing";
 my @segs = sort grep { /^[0-9A-F]{24}$/ } keys %$names;
-my $gaps = 0;
-for my $i (1 .. $#segs)
-{
-	my ($a, $b) = (hex(substr($segs[ $i - 1 ], 16, 8)), hex(substr($segs[$i], 16, 8)));
-	$gaps++ if $b != $a + 1;
-}
+my $gaps = scalar(TbdrTest::Wal::gaps(@segs));
 is($gaps, 0, "no gap in $segs[0] .. $segs[-1]");
 is($segs[-1], $last, 'the last switched segment is the last one stored');
 my ($plain, $stored) = split /\|/, $node->safe_psql('postgres',
