@@ -51,14 +51,26 @@ typedef enum CoderState
 	CODER_FAILED				/* an error happened: only reset/free */
 } CoderState;
 
+/*
+ * What the encoder and the decoder both hold for hashing and encryption:
+ * the master key, its fingerprint and the OpenSSL contexts.
+ */
+typedef struct CoderCrypto
+{
+	unsigned char master_key[TBDR_KEY_LEN];
+	unsigned char fingerprint[TBDR_KEY_FINGERPRINT_LEN];
+	EVP_MD_CTX *sha;			/* SHA-256 of the plaintext */
+	EVP_KDF_CTX *kdf;			/* with a key only */
+	EVP_CIPHER_CTX *cipher;		/* with a key only */
+} CoderCrypto;
+
 struct TbdrCodecEncoder
 {
 	TbdrCompression compression;
 	int			level;
 	int			workers;
 	bool		encrypt;
-	unsigned char master_key[TBDR_KEY_LEN];
-	unsigned char fingerprint[TBDR_KEY_FINGERPRINT_LEN];
+	CoderCrypto cr;
 
 	CoderState	state;
 	bool		header_sent;
@@ -69,9 +81,6 @@ struct TbdrCodecEncoder
 	char	   *zbuf;			/* zstd output */
 	size_t		zbuf_size;
 
-	EVP_MD_CTX *sha;
-	EVP_KDF_CTX *kdf;
-	EVP_CIPHER_CTX *cipher;
 	size_t		chunk_size;
 	char	   *pbuf;			/* payload bytes of the chunk being filled */
 	size_t		pbuf_len;
@@ -85,8 +94,7 @@ struct TbdrCodecDecoder
 {
 	bool		have_key;
 	bool		require_encryption;
-	unsigned char master_key[TBDR_KEY_LEN];
-	unsigned char fingerprint[TBDR_KEY_FINGERPRINT_LEN];
+	CoderCrypto cr;
 	char		fingerprint_hex[TBDR_KEY_FINGERPRINT_HEX_LEN];
 
 	CoderState	state;
@@ -100,9 +108,6 @@ struct TbdrCodecDecoder
 	size_t		zbuf_size;
 	bool		frame_done;		/* zstd reported the end of the frame */
 
-	EVP_MD_CTX *sha;
-	EVP_KDF_CTX *kdf;
-	EVP_CIPHER_CTX *cipher;
 	size_t		chunk_size;		/* of this object; buffers sized for it */
 	size_t		buf_chunk_size; /* what cbuf/pbuf are allocated for */
 	char	   *cbuf;			/* stored bytes of the chunk being filled */
@@ -184,6 +189,47 @@ kdf_create(TbdrError *err)
 	if (ctx == NULL)
 		set_openssl_error(err, "could not create the HKDF context");
 	return ctx;
+}
+
+/*
+ * The digest context and, with a key (else NULL), the key's fingerprint and
+ * the key-derivation and cipher contexts.  On failure crypto_free cleans up.
+ */
+static bool
+crypto_init(CoderCrypto *cr, const unsigned char *key, TbdrError *err)
+{
+	cr->sha = EVP_MD_CTX_new();
+	if (cr->sha == NULL)
+	{
+		set_openssl_error(err, "could not create a digest context");
+		return false;
+	}
+	if (key == NULL)
+		return true;
+	memcpy(cr->master_key, key, TBDR_KEY_LEN);
+	tbdr_key_fingerprint(cr->master_key, cr->fingerprint);
+	cr->kdf = kdf_create(err);
+	if (cr->kdf == NULL)
+		return false;
+	cr->cipher = EVP_CIPHER_CTX_new();
+	if (cr->cipher == NULL)
+	{
+		set_openssl_error(err, "could not create a cipher context");
+		return false;
+	}
+	return true;
+}
+
+static void
+crypto_free(CoderCrypto *cr)
+{
+	OPENSSL_cleanse(cr->master_key, sizeof(cr->master_key));
+	if (cr->sha)
+		EVP_MD_CTX_free(cr->sha);
+	if (cr->kdf)
+		EVP_KDF_CTX_free(cr->kdf);
+	if (cr->cipher)
+		EVP_CIPHER_CTX_free(cr->cipher);	/* cleanses the key schedule */
 }
 
 /* object key = HKDF-SHA256(master, salt, info); cleansed by the caller */
@@ -350,14 +396,14 @@ encoder_begin_object(TbdrCodecEncoder *enc, TbdrError *err)
 		bool		ok;
 
 		h[7] = TBDR_CODEC_CHUNK_LOG2;
-		memcpy(h + 8, enc->fingerprint, TBDR_KEY_FINGERPRINT_LEN);
+		memcpy(h + 8, enc->cr.fingerprint, TBDR_KEY_FINGERPRINT_LEN);
 		if (RAND_bytes(h + 16, SALT_SIZE) != 1)
 		{
 			set_openssl_error(err, "could not generate random bytes");
 			return false;
 		}
-		ok = derive_key(enc->kdf, enc->master_key, h + 16, okey, err);
-		if (ok && EVP_EncryptInit_ex(enc->cipher, EVP_aes_256_gcm(), NULL,
+		ok = derive_key(enc->cr.kdf, enc->cr.master_key, h + 16, okey, err);
+		if (ok && EVP_EncryptInit_ex(enc->cr.cipher, EVP_aes_256_gcm(), NULL,
 									 okey, NULL) != 1)
 		{
 			set_openssl_error(err, "could not initialize AES-256-GCM");
@@ -377,7 +423,7 @@ encoder_begin_object(TbdrCodecEncoder *enc, TbdrError *err)
 			return false;
 		}
 	}
-	if (!sha_init(enc->sha, err))
+	if (!sha_init(enc->cr.sha, err))
 		return false;
 
 	enc->header_sent = false;
@@ -417,12 +463,8 @@ tbdr_codec_encoder_create(const TbdrCodecOptions *opts, TbdrError *err)
 	enc->level = level;
 	enc->workers = opts->workers;
 	enc->encrypt = opts->key != NULL;
-	enc->sha = EVP_MD_CTX_new();
-	if (enc->sha == NULL)
-	{
-		set_openssl_error(err, "could not create a digest context");
+	if (!crypto_init(&enc->cr, opts->key, err))
 		goto fail;
-	}
 
 	if (enc->compression == TBDR_COMPRESS_ZSTD)
 	{
@@ -451,17 +493,6 @@ tbdr_codec_encoder_create(const TbdrCodecOptions *opts, TbdrError *err)
 
 	if (enc->encrypt)
 	{
-		memcpy(enc->master_key, opts->key, TBDR_KEY_LEN);
-		tbdr_key_fingerprint(enc->master_key, enc->fingerprint);
-		enc->kdf = kdf_create(err);
-		if (enc->kdf == NULL)
-			goto fail;
-		enc->cipher = EVP_CIPHER_CTX_new();
-		if (enc->cipher == NULL)
-		{
-			set_openssl_error(err, "could not create a cipher context");
-			goto fail;
-		}
 		enc->chunk_size = (size_t) 1 << TBDR_CODEC_CHUNK_LOG2;
 		enc->pbuf = palloc(enc->chunk_size);
 		enc->cbuf = palloc(enc->chunk_size + TAG_SIZE);
@@ -481,15 +512,9 @@ tbdr_codec_encoder_free(TbdrCodecEncoder *enc)
 {
 	if (enc == NULL)
 		return;
-	OPENSSL_cleanse(enc->master_key, sizeof(enc->master_key));
+	crypto_free(&enc->cr);
 	if (enc->cctx)
 		ZSTD_freeCCtx(enc->cctx);
-	if (enc->sha)
-		EVP_MD_CTX_free(enc->sha);
-	if (enc->kdf)
-		EVP_KDF_CTX_free(enc->kdf);
-	if (enc->cipher)
-		EVP_CIPHER_CTX_free(enc->cipher);	/* cleanses the key schedule */
 	if (enc->zbuf)
 		pfree(enc->zbuf);
 	if (enc->pbuf)
@@ -549,7 +574,7 @@ enc_seal(TbdrCodecEncoder *enc, const char *data, size_t len, bool last,
 	unsigned char nonce[NONCE_SIZE];
 	int			outl = 0;
 	int			finl = 0;
-	EVP_CIPHER_CTX *c = enc->cipher;
+	EVP_CIPHER_CTX *c = enc->cr.cipher;
 
 	make_nonce(nonce, enc->chunk_no, last);
 	if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) != 1 ||
@@ -668,7 +693,7 @@ tbdr_codec_encoder_write(TbdrCodecEncoder *enc, const void *data, size_t len,
 		return false;
 	if (len == 0)
 		return true;
-	if (EVP_DigestUpdate(enc->sha, data, len) != 1)
+	if (EVP_DigestUpdate(enc->cr.sha, data, len) != 1)
 	{
 		set_openssl_error(err, "SHA-256 failed");
 		enc->state = CODER_FAILED;
@@ -700,7 +725,7 @@ tbdr_codec_encoder_finish(TbdrCodecEncoder *enc, TbdrWriteFn out_fn,
 		!enc_zstd(enc, NULL, 0, ZSTD_e_end, out_fn, out_arg, err))
 		goto fail;
 
-	if (EVP_DigestFinal_ex(enc->sha, enc->stats.sha256, &mdlen) != 1)
+	if (EVP_DigestFinal_ex(enc->cr.sha, enc->stats.sha256, &mdlen) != 1)
 	{
 		set_openssl_error(err, "SHA-256 failed");
 		goto fail;
@@ -738,27 +763,12 @@ tbdr_codec_decoder_create(const TbdrCodecOptions *opts, TbdrError *err)
 	TbdrCodecDecoder *dec = palloc0(sizeof(TbdrCodecDecoder));
 
 	dec->require_encryption = opts->require_encryption;
-	dec->sha = EVP_MD_CTX_new();
-	if (dec->sha == NULL)
-	{
-		set_openssl_error(err, "could not create a digest context");
+	if (!crypto_init(&dec->cr, opts->key, err))
 		goto fail;
-	}
 	if (opts->key)
 	{
 		dec->have_key = true;
-		memcpy(dec->master_key, opts->key, TBDR_KEY_LEN);
-		tbdr_key_fingerprint(dec->master_key, dec->fingerprint);
-		hex8(dec->fingerprint, dec->fingerprint_hex);
-		dec->kdf = kdf_create(err);
-		if (dec->kdf == NULL)
-			goto fail;
-		dec->cipher = EVP_CIPHER_CTX_new();
-		if (dec->cipher == NULL)
-		{
-			set_openssl_error(err, "could not create a cipher context");
-			goto fail;
-		}
+		hex8(dec->cr.fingerprint, dec->fingerprint_hex);
 	}
 	tbdr_codec_decoder_reset(dec);
 	return dec;
@@ -773,15 +783,9 @@ tbdr_codec_decoder_free(TbdrCodecDecoder *dec)
 {
 	if (dec == NULL)
 		return;
-	OPENSSL_cleanse(dec->master_key, sizeof(dec->master_key));
+	crypto_free(&dec->cr);
 	if (dec->dctx)
 		ZSTD_freeDCtx(dec->dctx);
-	if (dec->sha)
-		EVP_MD_CTX_free(dec->sha);
-	if (dec->kdf)
-		EVP_KDF_CTX_free(dec->kdf);
-	if (dec->cipher)
-		EVP_CIPHER_CTX_free(dec->cipher);
 	if (dec->zbuf)
 		pfree(dec->zbuf);
 	if (dec->cbuf)
@@ -843,7 +847,7 @@ dec_begin_body(TbdrCodecDecoder *dec, TbdrError *err)
 			tbdr_error_hint(err, "Set tbdr.encryption_key_file to the file with the key that was used when the object was stored.");
 			return false;
 		}
-		if (memcmp(hdr->key_fingerprint, dec->fingerprint, TBDR_KEY_FINGERPRINT_LEN) != 0)
+		if (memcmp(hdr->key_fingerprint, dec->cr.fingerprint, TBDR_KEY_FINGERPRINT_LEN) != 0)
 		{
 			tbdr_error_set(err, TBDR_ERR_CRYPTO,
 						   "object was encrypted with key %s, tbdr.encryption_key_file has key %s",
@@ -865,8 +869,8 @@ dec_begin_body(TbdrCodecDecoder *dec, TbdrError *err)
 			dec->pbuf = palloc(dec->chunk_size);
 			dec->buf_chunk_size = dec->chunk_size;
 		}
-		ok = derive_key(dec->kdf, dec->master_key, dec->header + 16, okey, err);
-		if (ok && EVP_DecryptInit_ex(dec->cipher, EVP_aes_256_gcm(), NULL,
+		ok = derive_key(dec->cr.kdf, dec->cr.master_key, dec->header + 16, okey, err);
+		if (ok && EVP_DecryptInit_ex(dec->cr.cipher, EVP_aes_256_gcm(), NULL,
 									 okey, NULL) != 1)
 		{
 			set_openssl_error(err, "could not initialize AES-256-GCM");
@@ -906,7 +910,7 @@ dec_begin_body(TbdrCodecDecoder *dec, TbdrError *err)
 			return false;
 		}
 	}
-	if (!sha_init(dec->sha, err))
+	if (!sha_init(dec->cr.sha, err))
 		return false;
 	dec->header_ok = true;
 	return true;
@@ -916,7 +920,7 @@ static bool
 dec_plain_out(TbdrCodecDecoder *dec, const char *data, size_t len,
 			  TbdrWriteFn out_fn, void *out_arg, TbdrError *err)
 {
-	if (EVP_DigestUpdate(dec->sha, data, len) != 1)
+	if (EVP_DigestUpdate(dec->cr.sha, data, len) != 1)
 	{
 		set_openssl_error(err, "SHA-256 failed");
 		return false;
@@ -1022,7 +1026,7 @@ dec_open_chunk(TbdrCodecDecoder *dec, const char *data, size_t len, bool last)
 	int			outl = 0;
 	int			finl = 0;
 	size_t		clen = len - TAG_SIZE;
-	EVP_CIPHER_CTX *c = dec->cipher;
+	EVP_CIPHER_CTX *c = dec->cr.cipher;
 
 	make_nonce(nonce, dec->chunk_no, last);
 	if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) != 1 ||
@@ -1221,7 +1225,7 @@ tbdr_codec_decoder_finish(TbdrCodecDecoder *dec, TbdrWriteFn out_fn,
 					   (unsigned long long) length);
 		goto fail;
 	}
-	if (EVP_DigestFinal_ex(dec->sha, sha, &mdlen) != 1)
+	if (EVP_DigestFinal_ex(dec->cr.sha, sha, &mdlen) != 1)
 	{
 		set_openssl_error(err, "SHA-256 failed");
 		goto fail;

@@ -98,11 +98,18 @@ local_name(const XML_Char *name)
 	return colon ? colon + 1 : name;
 }
 
+/* pfree that accepts NULL, for the optional fields of results. */
+static void
+pfree_if(void *p)
+{
+	if (p)
+		pfree(p);
+}
+
 static void
 replace_str(char **dst, const char *text)
 {
-	if (*dst)
-		pfree(*dst);
+	pfree_if(*dst);
 	*dst = pstrdup(text);
 }
 
@@ -245,14 +252,10 @@ body_excerpt(TbdrError *err, const char *body, size_t len)
 static void
 free_error_fields(TbdrS3ErrorInfo *e)
 {
-	if (e->code)
-		pfree(e->code);
-	if (e->message)
-		pfree(e->message);
-	if (e->request_id)
-		pfree(e->request_id);
-	if (e->resource)
-		pfree(e->resource);
+	pfree_if(e->code);
+	pfree_if(e->message);
+	pfree_if(e->request_id);
+	pfree_if(e->resource);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -383,8 +386,7 @@ s3xml_run(S3XmlCollector *c, const char *what, const char *root,
 		free_error_fields(&c->errinfo);
 	if (result == S3XML_BAD)
 		tbdr_error_hint(err, "The endpoint may not be an S3 server, or something between tbdr and S3 altered the answer.");
-	if (c->fail)
-		pfree(c->fail);
+	pfree_if(c->fail);
 	pfree(c->path.data);
 	pfree(c->text.data);
 	XML_ParserFree(c->parser);
@@ -438,6 +440,23 @@ set_missing(TbdrError *err, const char *what, const char *elem)
 				   "could not parse the S3 answer to %s: element <%s> is missing",
 				   what, elem);
 	tbdr_error_hint(err, "The endpoint may not be an S3 server, or something between tbdr and S3 altered the answer.");
+}
+
+/*
+ * A page of a listing that says it is truncated must say where the next
+ * page starts: without that marker the caller would list the first page
+ * forever.
+ */
+static bool
+next_page_known(bool is_truncated, bool has_marker, const char *what,
+				const char *marker, TbdrError *err)
+{
+	if (is_truncated && !has_marker)
+	{
+		set_missing(err, what, marker);
+		return false;
+	}
+	return true;
 }
 
 /* ----------------------------------------------------------------
@@ -534,8 +553,7 @@ field_bool(S3XmlCollector *c, const char *text, const char *elem, bool *out)
 static void
 field_marker(const char *text, char **out)
 {
-	if (*out)
-		pfree(*out);
+	pfree_if(*out);
 	*out = text[0] ? pstrdup(text) : NULL;
 }
 
@@ -624,8 +642,7 @@ list_handler(S3XmlCollector *c, void *arg, const char *path, const char *text)
 			field_int64(c, text, "Size", &e->size);
 		else if (strcmp(f, "ETag") == 0)
 		{
-			if (e->etag)
-				pfree(e->etag);
+			pfree_if(e->etag);
 			e->etag = etag_dup(text);
 		}
 		else if (strcmp(f, "LastModified") == 0)
@@ -661,17 +678,11 @@ tbdr_s3xml_parse_list(const char *body, size_t len,
 	memset(&st, 0, sizeof(st));
 	st.out = out;
 	if (!s3xml_parse("ListObjectsV2", "ListBucketResult", list_handler, &st,
-					 body, len, err))
+					 body, len, err) ||
+		!next_page_known(out->is_truncated, out->next_continuation_token != NULL,
+						 "ListObjectsV2", "NextContinuationToken", err))
 	{
 		tbdr_s3xml_free_list(out);
-		return false;
-	}
-
-	/* Without a token the caller would list the first page forever. */
-	if (out->is_truncated && out->next_continuation_token == NULL)
-	{
-		tbdr_s3xml_free_list(out);
-		set_missing(err, "ListObjectsV2", "NextContinuationToken");
 		return false;
 	}
 	return true;
@@ -688,21 +699,15 @@ tbdr_s3xml_free_list(TbdrS3ListResult *list)
 	{
 		TbdrS3ListEntry *e = &list->entries[i];
 
-		if (e->key)
-			pfree(e->key);
-		if (e->etag)
-			pfree(e->etag);
-		if (e->last_modified)
-			pfree(e->last_modified);
+		pfree_if(e->key);
+		pfree_if(e->etag);
+		pfree_if(e->last_modified);
 	}
-	if (list->entries)
-		pfree(list->entries);
+	pfree_if(list->entries);
 	for (i = 0; i < list->ncommon_prefixes; i++)
 		pfree(list->common_prefixes[i]);
-	if (list->common_prefixes)
-		pfree(list->common_prefixes);
-	if (list->next_continuation_token)
-		pfree(list->next_continuation_token);
+	pfree_if(list->common_prefixes);
+	pfree_if(list->next_continuation_token);
 	memset(list, 0, sizeof(*list));
 }
 
@@ -725,8 +730,7 @@ single_handler(S3XmlCollector *c, void *arg, const char *path, const char *text)
 
 	if (text == NULL || strcmp(path, st->elem) != 0)
 		return;
-	if (st->value)
-		pfree(st->value);
+	pfree_if(st->value);
 	st->value = st->is_etag ? etag_dup(text) : pstrdup(text);
 }
 
@@ -743,14 +747,12 @@ parse_single(const char *what, const char *root, const char *elem,
 	st.is_etag = is_etag;
 	if (!s3xml_parse(what, root, single_handler, &st, body, len, err))
 	{
-		if (st.value)
-			pfree(st.value);
+		pfree_if(st.value);
 		return false;
 	}
 	if (st.value == NULL || st.value[0] == '\0')
 	{
-		if (st.value)
-			pfree(st.value);
+		pfree_if(st.value);
 		set_missing(err, what, elem);
 		return false;
 	}
@@ -863,15 +865,11 @@ tbdr_s3xml_free_delete(TbdrS3DeleteResult *res)
 	{
 		TbdrS3DeleteError *e = &res->errors[i];
 
-		if (e->key)
-			pfree(e->key);
-		if (e->code)
-			pfree(e->code);
-		if (e->message)
-			pfree(e->message);
+		pfree_if(e->key);
+		pfree_if(e->code);
+		pfree_if(e->message);
 	}
-	if (res->errors)
-		pfree(res->errors);
+	pfree_if(res->errors);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -938,16 +936,11 @@ tbdr_s3xml_parse_uploads(const char *body, size_t len,
 	memset(&st, 0, sizeof(st));
 	st.out = out;
 	if (!s3xml_parse("ListMultipartUploads", "ListMultipartUploadsResult",
-					 uploads_handler, &st, body, len, err))
+					 uploads_handler, &st, body, len, err) ||
+		!next_page_known(out->is_truncated, out->next_key_marker != NULL,
+						 "ListMultipartUploads", "NextKeyMarker", err))
 	{
 		tbdr_s3xml_free_uploads(out);
-		return false;
-	}
-	/* Without a marker the caller would list the first page forever. */
-	if (out->is_truncated && out->next_key_marker == NULL)
-	{
-		tbdr_s3xml_free_uploads(out);
-		set_missing(err, "ListMultipartUploads", "NextKeyMarker");
 		return false;
 	}
 	return true;
@@ -962,17 +955,12 @@ tbdr_s3xml_free_uploads(TbdrS3UploadList *list)
 		return;
 	for (i = 0; i < list->nuploads; i++)
 	{
-		if (list->uploads[i].key)
-			pfree(list->uploads[i].key);
-		if (list->uploads[i].upload_id)
-			pfree(list->uploads[i].upload_id);
+		pfree_if(list->uploads[i].key);
+		pfree_if(list->uploads[i].upload_id);
 	}
-	if (list->uploads)
-		pfree(list->uploads);
-	if (list->next_key_marker)
-		pfree(list->next_key_marker);
-	if (list->next_upload_id_marker)
-		pfree(list->next_upload_id_marker);
+	pfree_if(list->uploads);
+	pfree_if(list->next_key_marker);
+	pfree_if(list->next_upload_id_marker);
 	memset(list, 0, sizeof(*list));
 }
 
@@ -1027,8 +1015,7 @@ parts_handler(S3XmlCollector *c, void *arg, const char *path, const char *text)
 			field_int64(c, text, "Size", &p->size);
 		else if (strcmp(path + 5, "ETag") == 0)
 		{
-			if (p->etag)
-				pfree(p->etag);
+			pfree_if(p->etag);
 			p->etag = etag_dup(text);
 		}
 	}
@@ -1056,15 +1043,11 @@ tbdr_s3xml_parse_parts(const char *body, size_t len,
 	memset(&st, 0, sizeof(st));
 	st.out = out;
 	if (!s3xml_parse("ListParts", "ListPartsResult", parts_handler, &st,
-					 body, len, err))
+					 body, len, err) ||
+		!next_page_known(out->is_truncated, out->next_part_number_marker > 0,
+						 "ListParts", "NextPartNumberMarker", err))
 	{
 		tbdr_s3xml_free_parts(out);
-		return false;
-	}
-	if (out->is_truncated && out->next_part_number_marker <= 0)
-	{
-		tbdr_s3xml_free_parts(out);
-		set_missing(err, "ListParts", "NextPartNumberMarker");
 		return false;
 	}
 	return true;
@@ -1078,10 +1061,8 @@ tbdr_s3xml_free_parts(TbdrS3PartList *list)
 	if (list == NULL)
 		return;
 	for (i = 0; i < list->nparts; i++)
-		if (list->parts[i].etag)
-			pfree(list->parts[i].etag);
-	if (list->parts)
-		pfree(list->parts);
+		pfree_if(list->parts[i].etag);
+	pfree_if(list->parts);
 	memset(list, 0, sizeof(*list));
 }
 

@@ -5,8 +5,8 @@
  *	  buffer/file helpers, written once on top of the drivers' put and get.
  *
  * Ownership: a driver's open function allocates the TbdrStorage (palloc0)
- * and its description; the driver's close frees all of it: its own state
- * (priv), the description and the TbdrStorage itself.
+ * and its description; the driver's close frees its own state (priv), and
+ * tbdr_storage_close frees the description and the TbdrStorage itself.
  *-------------------------------------------------------------------------
  */
 #include "core/tbdr_base.h"
@@ -29,6 +29,7 @@ TbdrStorage *
 tbdr_storage_open(const TbdrConfig *cfg, TbdrError *err)
 {
 	TbdrRepoLocation loc;
+	TbdrStorage *st = NULL;
 
 	memset(&loc, 0, sizeof(loc));
 	if (cfg->repository == NULL || cfg->repository[0] == '\0')
@@ -50,15 +51,24 @@ tbdr_storage_open(const TbdrConfig *cfg, TbdrError *err)
 	switch (loc.type)
 	{
 		case TBDR_REPO_S3:
-			return tbdr_storage_s3_open(cfg, &loc, err);
+			st = tbdr_storage_s3_open(cfg, &loc, err);
+			break;
 		case TBDR_REPO_FILE:
-			return tbdr_storage_file_open(cfg, &loc, err);
+			st = tbdr_storage_file_open(cfg, &loc, err);
+			break;
 		case TBDR_REPO_NONE:
+			tbdr_error_set(err, TBDR_ERR_CONFIG, "tbdr.repository is not set");
+			tbdr_error_hint(err, "Set tbdr.repository to s3://bucket/prefix or file:///absolute/path.");
 			break;
 	}
-	tbdr_error_set(err, TBDR_ERR_CONFIG, "tbdr.repository is not set");
-	tbdr_error_hint(err, "Set tbdr.repository to s3://bucket/prefix or file:///absolute/path.");
-	return NULL;
+	/* the drivers keep copies; a long-lived server opens storage often */
+	if (loc.bucket)
+		pfree(loc.bucket);
+	if (loc.prefix)
+		pfree(loc.prefix);
+	if (loc.path)
+		pfree(loc.path);
+	return st;
 }
 
 void
@@ -66,8 +76,10 @@ tbdr_storage_close(TbdrStorage *st)
 {
 	if (st == NULL)
 		return;
-	/* the driver frees everything, st included (see above) */
 	st->driver->close(st);
+	if (st->description)
+		pfree(st->description);
+	pfree(st);
 }
 
 const char *

@@ -28,6 +28,7 @@ typedef struct TbdrStorageDriver
 						 void *arg, TbdrError *err);
 	bool		(*cleanup_uploads) (TbdrStorage *st, const char *prefix,
 									int *count, TbdrError *err);
+	/* frees priv; tbdr_storage_close frees the rest */
 	void		(*close) (TbdrStorage *st);
 } TbdrStorageDriver;
 

@@ -887,9 +887,6 @@ file_close(TbdrStorage *st)
 		pfree(repo->root);
 		pfree(repo);
 	}
-	if (st->description)
-		pfree(st->description);
-	pfree(st);
 }
 
 static const TbdrStorageDriver file_driver = {

@@ -1256,9 +1256,6 @@ s3_close(TbdrStorage *st)
 			pfree(priv->storage_class);
 		pfree(priv);
 	}
-	if (st->description)
-		pfree(st->description);
-	pfree(st);
 }
 
 static const TbdrStorageDriver s3_driver = {
