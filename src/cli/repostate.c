@@ -128,7 +128,8 @@ typedef struct Pool
 	TbdrRestore *r;
 	const TbdrManifest *m;
 	bool		stop_on_error;
-	int			next;			/* next part index (atomic) */
+	int		   *order;			/* part indexes, largest first */
+	int			next;			/* next position in order (atomic) */
 	int			running;		/* workers still running (atomic) */
 	bool		stopped;
 	pthread_mutex_t mu;
@@ -155,10 +156,12 @@ worker_main(void *arg)
 
 	for (;;)
 	{
-		int			i = __atomic_fetch_add(&p->next, 1, __ATOMIC_SEQ_CST);
+		int			n = __atomic_fetch_add(&p->next, 1, __ATOMIC_SEQ_CST);
+		int			i;
 
-		if (i >= p->m->nparts || __atomic_load_n(&p->stopped, __ATOMIC_SEQ_CST))
+		if (n >= p->m->nparts || __atomic_load_n(&p->stopped, __ATOMIC_SEQ_CST))
 			break;
+		i = p->order[n];
 		if (!tbdr_restore_part_needed(p->r, i))
 			continue;
 		tbdr_error_clear(&err);
@@ -189,6 +192,19 @@ worker_main(void *arg)
 	return NULL;
 }
 
+static const TbdrManifest *order_manifest;	/* for qsort */
+
+static int
+larger_part_first(const void *a, const void *b)
+{
+	int64		x = order_manifest->parts[*(const int *) a].plain_bytes;
+	int64		y = order_manifest->parts[*(const int *) b].plain_bytes;
+
+	if (x != y)
+		return x > y ? -1 : 1;
+	return *(const int *) a - *(const int *) b;
+}
+
 int
 cli_run_parts(CliRepoState *rs, TbdrRestore *r, const TbdrManifest *m,
 			  int nworkers, bool stop_on_error, const char *label,
@@ -208,6 +224,14 @@ cli_run_parts(CliRepoState *rs, TbdrRestore *r, const TbdrManifest *m,
 	pool.stop_on_error = stop_on_error;
 	pool.report = report;
 	pthread_mutex_init(&pool.mu, NULL);
+
+	/* largest first, so that no worker starts a big part near the end */
+	pool.order = pg_malloc(sizeof(int) * Max(m->nparts, 1));
+	for (int i = 0; i < m->nparts; i++)
+		pool.order[i] = i;
+	order_manifest = m;
+	qsort(pool.order, m->nparts, sizeof(int), larger_part_first);
+	order_manifest = NULL;
 	for (int i = 0; i < m->nparts; i++)
 	{
 		if (tbdr_restore_part_needed(r, i))
@@ -251,6 +275,7 @@ cli_run_parts(CliRepoState *rs, TbdrRestore *r, const TbdrManifest *m,
 		tbdr_storage_close(workers[i].st);
 	}
 	pg_free(workers);
+	pg_free(pool.order);
 	if (pool.have_first)
 		*err = pool.first;
 	pthread_mutex_destroy(&pool.mu);

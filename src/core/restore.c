@@ -19,6 +19,13 @@
 #define CONTROL_TMP_PATH	"global/pg_control.tbdr-restore"
 #define HASH_CHUNK			(1024 * 1024)
 
+/*
+ * Start the write-back of restored data every this many bytes, so that the
+ * disk works while the next data is decoded instead of all at the final
+ * syncfs (PostgreSQL's pg_flush_data does the same for its copies).
+ */
+#define FLUSH_AFTER			(4 * 1024 * 1024)
+
 struct TbdrRestore
 {
 	const TbdrManifest *m;
@@ -586,8 +593,21 @@ typedef struct PartCtx
 	char	   *target;			/* where it is written */
 	TbdrDigest *dg;
 	int64		got;
+	int64		flushed;		/* write-back started up to here */
 	int64		mtime;
 } PartCtx;
+
+/* Ask the kernel to start writing [c->flushed, c->got) to disk. */
+static void
+start_writeback(PartCtx *c)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (c->got > c->flushed)
+		(void) sync_file_range(c->fd, c->flushed, c->got - c->flushed,
+							   SYNC_FILE_RANGE_WRITE);
+#endif
+	c->flushed = c->got;
+}
 
 static bool
 entry_start(void *arg, const TbdrTarEntry *e, TbdrError *err)
@@ -643,6 +663,7 @@ entry_start(void *arg, const TbdrTarEntry *e, TbdrError *err)
 		return true;
 	}
 	c->got = 0;
+	c->flushed = 0;
 	c->mtime = e->mtime;
 	c->dg = tbdr_digest_create(TBDR_DIGEST_SHA256);
 	if (r->opts.verify_only)
@@ -701,6 +722,8 @@ entry_data(void *arg, const char *data, size_t len, TbdrError *err)
 			data += n;
 			len -= n;
 		}
+		if (c->got - c->flushed >= FLUSH_AFTER)
+			start_writeback(c);
 	}
 	return true;
 }
@@ -723,6 +746,7 @@ entry_end(void *arg, TbdrError *err)
 	{
 		struct timespec ts[2];
 
+		start_writeback(c);
 		ts[0].tv_sec = ts[1].tv_sec = (time_t) c->mtime;
 		ts[0].tv_nsec = ts[1].tv_nsec = 0;
 		(void) futimens(c->fd, ts);
