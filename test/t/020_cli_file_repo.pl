@@ -1,6 +1,6 @@
 # The tbdr program against a file:// repository: repo-put/ls/get/rm round
 # trip, tbdr check (passing and failing), configuration file and --set
-# precedence, configuration errors and usage errors.
+# precedence, configuration errors and usage errors, tbdr settings.
 #
 # Uses build/tbdr of this tree, or $TBDR_BIN (the installed tbdr) if set.
 use strict;
@@ -218,5 +218,27 @@ ok($rc == 0 && $out =~ /Exit status:/ && $out =~ /repo-put/, '--help lists comma
 ok($rc == 0 && $out =~ /tbdr repo-get \[OPTION\]\.\.\. KEY FILE/, 'command --help');
 ($rc, $out, $err) = tbdr(['--version']);
 like($out, qr/^tbdr \d/, '--version');
+
+# --- tbdr settings: the effective values, secrets masked ---------------------
+{
+	my $secret = 'wJalrXUtnFEMI-not-shown-42';
+	spew("$tmp/settings.conf", "tbdr.s3_timeout = '2min'\ntbdr.s3_secret_access_key = '$secret'\n");
+	($rc, $out, $err) = tbdr([ 'settings', '-c', "$tmp/settings.conf", '--set', 's3_parallel=7',
+		@repo_opt ]);
+	is($rc, 0, 'tbdr settings') or diag($err);
+	like($out, qr/^# effective tbdr\.\* settings: defaults, configuration file "\Q$tmp\E\/settings\.conf"/m,
+		'settings: says where they come from');
+	like($out, qr/^tbdr\.repository = 'file:\/\/\Q$repo\E'$/m, 'settings: --set value');
+	like($out, qr/^tbdr\.s3_timeout = '120s'$/m, 'settings: file value, normalized');
+	like($out, qr/^tbdr\.s3_parallel = '7'$/m, 'settings: --set beats the default');
+	like($out, qr/^tbdr\.s3_secret_access_key = '\*\*\*\*\*\*\*\*'$/m, 'settings: secret masked');
+	unlike($out . $err, qr/\Q$secret\E/, 'settings: the secret is never printed');
+	like($out, qr/^tbdr\.s3_session_token = ''$/m, 'settings: an unset secret shows empty');
+	($rc, $out, $err) = tbdr([ 'settings', '--markdown' ]);
+	ok($rc == 0 && $out =~ /^### tbdr\.repository$/m, 'settings --markdown: the reference');
+	($rc, $out, $err) = tbdr([ 'settings', '--set', 's3_timeout=forever' ]);
+	is($rc, 1, 'settings with a bad value: exit 1');
+	like($err, qr/tbdr\.s3_timeout/, 'settings with a bad value: names the setting');
+}
 
 done_testing();
