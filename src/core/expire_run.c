@@ -15,7 +15,7 @@
 #include "core/repolock.h"
 
 /* Keys per DeleteObjects request (S3's limit is 1000). */
-#define WAL_BATCH	1000
+#define DELETE_BATCH	1000
 
 /* A WAL file of the listing. */
 typedef struct WalFile
@@ -25,12 +25,15 @@ typedef struct WalFile
 	int64		size;
 } WalFile;
 
-/* What a backup's folder holds besides its status objects. */
+/* What a backup's folder holds. */
 typedef struct BackupData
 {
 	char		id[TBDR_BACKUP_ID_LEN + 1];
 	int			objects;		/* parts and anything else */
-	int64		bytes;
+	int64		bytes;			/* of those */
+	char	  **keys;			/* every key, status objects included */
+	int			nkeys;
+	int			maxkeys;
 } BackupData;
 
 typedef struct Listing
@@ -44,6 +47,14 @@ typedef struct Listing
 	int			ndata;
 	int			maxdata;
 } Listing;
+
+static bool
+is_status_object(const char *name)
+{
+	return strcmp(name, TBDR_BACKUP_STARTED_OBJ) == 0 ||
+		strcmp(name, TBDR_BACKUP_FAILED_OBJ) == 0 ||
+		strcmp(name, TBDR_BACKUP_MANIFEST_OBJ) == 0;
+}
 
 static bool
 listing_cb(void *arg, const TbdrObjectInfo *info, TbdrError *err)
@@ -68,11 +79,10 @@ listing_cb(void *arg, const TbdrObjectInfo *info, TbdrError *err)
 		l->wal[l->nwal].size = info->size;
 		l->nwal++;
 	}
-	else if (tbdr_repo_backup_key_id(info->key, id, &rest) &&
-			 strcmp(rest, TBDR_BACKUP_STARTED_OBJ) != 0 &&
-			 strcmp(rest, TBDR_BACKUP_FAILED_OBJ) != 0 &&
-			 strcmp(rest, TBDR_BACKUP_MANIFEST_OBJ) != 0)
+	else if (tbdr_repo_backup_key_id(info->key, id, &rest))
 	{
+		BackupData *d;
+
 		/* keys are listed in order, so a backup's keys are adjacent */
 		if (l->ndata == 0 || strcmp(l->data[l->ndata - 1].id, id) != 0)
 		{
@@ -86,8 +96,19 @@ listing_cb(void *arg, const TbdrObjectInfo *info, TbdrError *err)
 			strlcpy(l->data[l->ndata].id, id, sizeof(l->data[l->ndata].id));
 			l->ndata++;
 		}
-		l->data[l->ndata - 1].objects++;
-		l->data[l->ndata - 1].bytes += info->size;
+		d = &l->data[l->ndata - 1];
+		if (d->nkeys == d->maxkeys)
+		{
+			d->maxkeys = Max(8, d->maxkeys * 2);
+			d->keys = d->keys ? repalloc(d->keys, sizeof(char *) * d->maxkeys)
+				: palloc(sizeof(char *) * d->maxkeys);
+		}
+		d->keys[d->nkeys++] = pstrdup(info->key);
+		if (!is_status_object(rest))
+		{
+			d->objects++;
+			d->bytes += info->size;
+		}
 	}
 	return true;
 }
@@ -121,58 +142,60 @@ add_item(TbdrExpireResult *res, int *max, TbdrExpireItemKind kind,
 	return it;
 }
 
-/*
- * Mark a complete backup as being expired, so that it is never taken for
- * complete again even if this run stops half-way.
- */
-static bool
-mark_expiring(TbdrCatalog *cat, const TbdrBackupInfo *b, const char *purpose,
-			  int64 now, TbdrError *err)
+/* A growing list of keys to delete. */
+typedef struct KeyList
 {
-	TbdrManifest *m = tbdr_manifest_create(b->id, "failed");
-	const TbdrManifest *h = b->header;
-	char		at[32];
-	bool		ok;
+	const char **keys;
+	int			n;
+	int			max;
+} KeyList;
 
-	if (h)
+static void
+keylist_add(KeyList *kl, const char *key)
+{
+	if (kl->n == kl->max)
 	{
-		m->label = h->label ? pstrdup(h->label) : NULL;
-		m->start_time = h->start_time;
-		m->stop_time = h->stop_time;
-		m->start_lsn = h->start_lsn;
-		m->stop_lsn = h->stop_lsn;
-		m->timeline = h->timeline;
-		m->wal_start = h->wal_start ? pstrdup(h->wal_start) : NULL;
-		m->wal_stop = h->wal_stop ? pstrdup(h->wal_stop) : NULL;
-		m->pg_version = h->pg_version;
-		m->system_identifier = h->system_identifier;
-		m->compression = h->compression ? pstrdup(h->compression) : NULL;
-		m->compression_level = h->compression_level;
-		m->encryption = h->encryption ? pstrdup(h->encryption) : NULL;
-		m->database_bytes = h->database_bytes;
-		m->stored_bytes = h->stored_bytes;
+		kl->max = Max(64, kl->max * 2);
+		kl->keys = kl->keys ? repalloc(kl->keys, sizeof(char *) * kl->max)
+			: palloc(sizeof(char *) * kl->max);
 	}
-	tbdr_format_utc(now, at, sizeof(at));
-	m->error = psprintf("expired by %s at %s (deletion in progress)", purpose, at);
-	ok = tbdr_catalog_write_status(cat, m, err);
-	if (!ok && err->code == TBDR_ERR_CONFLICT)
-	{
-		tbdr_error_clear(err);	/* already marked by an earlier run */
-		ok = true;
-	}
-	tbdr_manifest_free(m);
-	return ok;
+	kl->keys[kl->n++] = key;
 }
 
+/*
+ * Delete keys in batches of DeleteObjects, checking before each batch that
+ * the lock is still ours; empties the list.
+ */
 static bool
-delete_wal_batch(TbdrStorage *st, TbdrRepoLock *lock, const char **keys,
-				 int n, TbdrError *err)
+delete_keys(TbdrStorage *st, TbdrRepoLock *lock, KeyList *kl, TbdrError *err)
 {
-	if (n == 0)
-		return true;
-	if (!tbdr_repolock_refresh(lock, err))
-		return false;
-	return tbdr_storage_delete_many(st, keys, n, err);
+	for (int i = 0; i < kl->n; i += DELETE_BATCH)
+	{
+		int			n = Min(DELETE_BATCH, kl->n - i);
+
+		if (!tbdr_repolock_refresh(lock, err) ||
+			!tbdr_storage_delete_many(st, kl->keys + i, n, err))
+			return false;
+	}
+	kl->n = 0;
+	return true;
+}
+
+/* The keys of a backup whose last path element is (or is not) name. */
+static void
+add_backup_keys(KeyList *kl, const BackupData *d, const char *name, bool match)
+{
+	if (d == NULL)
+		return;
+	for (int i = 0; i < d->nkeys; i++)
+	{
+		const char *rest = d->keys[i] + strlen(TBDR_REPO_BACKUP_PREFIX) +
+		TBDR_BACKUP_ID_LEN + 1;
+
+		if (name ? (strcmp(rest, name) == 0) == match :
+			!is_status_object(rest))
+			keylist_add(kl, d->keys[i]);
+	}
 }
 
 bool
@@ -307,60 +330,85 @@ tbdr_expire_execute(TbdrCatalog *cat, const TbdrExpireOptions *opts,
 		goto done;
 	}
 
-	/* 1 and 2: backups, then failed backups' data */
-	for (int i = 0; i < first_wal_item; i++)
+	/*
+	 * 1. Backups to delete, in batches by kind of object, in an order
+	 * where an interruption never leaves a backup that looks complete
+	 * without being whole, nor one that looks running (which would hold
+	 * WAL back): started.json (the backup stays complete), manifest.json
+	 * (it becomes "failed: no status object"), the parts, failed.json.
+	 * Failed backups may have multipart uploads left: abort them first.
+	 */
 	{
-		TbdrExpireItem *it = &res->items[i];
-		const TbdrBackupInfo *b = tbdr_backup_list_find(res->backups, it->name);
+		KeyList		kl = {0};
+		static const char *const order[] = {TBDR_BACKUP_STARTED_OBJ,
+		TBDR_BACKUP_MANIFEST_OBJ, NULL, TBDR_BACKUP_FAILED_OBJ};
 
-		if (!tbdr_repolock_refresh(lock, err))
-			goto done;
-		if (it->kind == TBDR_EXPIRE_ITEM_BACKUP)
+		for (int i = 0; i < first_wal_item; i++)
 		{
-			if (b->state == TBDR_BACKUP_COMPLETE &&
-				!mark_expiring(cat, b, purpose, now, err))
-				goto done;
-			if (!tbdr_catalog_delete_backup(cat, it->name, err))
-				goto done;
-			res->backups_deleted++;
+			const TbdrBackupInfo *b = tbdr_backup_list_find(res->backups,
+															res->items[i].name);
+
+			if (b->state != TBDR_BACKUP_COMPLETE)
+			{
+				char	   *prefix = tbdr_repo_backup_prefix(b->id);
+				bool		cleaned;
+
+				cleaned = tbdr_repolock_refresh(lock, err) &&
+					tbdr_storage_cleanup_uploads(st, prefix, NULL, err);
+				pfree(prefix);
+				if (!cleaned)
+					goto done;
+			}
 		}
-		else if (!tbdr_catalog_remove_partial(cat, it->name, NULL, err))
-			goto done;
-		it->done = true;
-		res->bytes_deleted += it->bytes;
+		for (int step = 0; step < lengthof(order); step++)
+		{
+			for (int i = 0; i < first_wal_item; i++)
+			{
+				const TbdrExpireItem *it = &res->items[i];
+
+				/* failed backups inside the window keep their record */
+				if (it->kind == TBDR_EXPIRE_ITEM_BACKUP_DATA && order[step])
+					continue;
+				add_backup_keys(&kl, find_data(&l, it->name), order[step], true);
+			}
+			if (!delete_keys(st, lock, &kl, err))
+				goto done;
+		}
+		for (int i = 0; i < first_wal_item; i++)
+		{
+			TbdrExpireItem *it = &res->items[i];
+
+			it->done = true;
+			res->bytes_deleted += it->bytes;
+			if (it->kind == TBDR_EXPIRE_ITEM_BACKUP)
+				res->backups_deleted++;
+		}
+		if (kl.keys)
+			pfree(kl.keys);
 	}
 
-	/* 3: WAL, oldest first, in batches */
+	/* 2. WAL, oldest first (listing order) */
 	{
-		const char **keys = palloc(sizeof(char *) * WAL_BATCH);
-		int			nkeys = 0;
-		int			item = first_wal_item;
-		int			in_item = 0;
+		KeyList		kl = {0};
 
 		for (int i = 0; i < l.nwal; i++)
 		{
-			if (!tbdr_expire_wal_deletable(res->plan, l.wal[i].name))
-				continue;
-			keys[nkeys++] = l.wal[i].key;
-			if (nkeys == WAL_BATCH)
-			{
-				if (!delete_wal_batch(st, lock, keys, nkeys, err))
-					goto done;
-				res->wal_deleted += nkeys;
-				nkeys = 0;
-			}
+			if (tbdr_expire_wal_deletable(res->plan, l.wal[i].name))
+				keylist_add(&kl, l.wal[i].key);
 		}
-		if (!delete_wal_batch(st, lock, keys, nkeys, err))
-			goto done;
-		res->wal_deleted += nkeys;
-		pfree(keys);
-		for (; item < res->nitems; item++)
+		res->wal_deleted = kl.n;
+		if (!delete_keys(st, lock, &kl, err))
 		{
-			res->items[item].done = true;
-			res->bytes_deleted += res->items[item].bytes;
-			in_item += res->items[item].objects;
+			res->wal_deleted = 0;
+			goto done;
 		}
-		Assert(in_item == res->wal_deleted);
+		for (int i = first_wal_item; i < res->nitems; i++)
+		{
+			res->items[i].done = true;
+			res->bytes_deleted += res->items[i].bytes;
+		}
+		if (kl.keys)
+			pfree(kl.keys);
 	}
 	res->finished = true;
 	ok = true;
@@ -390,6 +438,13 @@ done:
 	}
 	if (l.wal)
 		pfree(l.wal);
+	for (int i = 0; i < l.ndata; i++)
+	{
+		for (int j = 0; j < l.data[i].nkeys; j++)
+			pfree(l.data[i].keys[j]);
+		if (l.data[i].keys)
+			pfree(l.data[i].keys);
+	}
 	if (l.data)
 		pfree(l.data);
 	return ok;

@@ -7,24 +7,27 @@
  *
  * Order of deletions, and why each interruption point is safe:
  *
- * 1. Backups to delete, oldest first.  A complete one first gets a
- *	  failed.json ("expired ..."), which makes the catalog report it failed
- *	  from then on (a failure report wins over manifest.json, catalog.h):
- *	  from this point no restore or verify will use it, and an interrupted
- *	  run leaves a failed backup that the next expiry removes.  Then
- *	  tbdr_catalog_delete_backup(): manifest.json, parts, status objects.
- * 2. Data of failed backups (their parts); their record stays while inside
- *	  the window.
- * 3. WAL, oldest first, in batches, only files the plan allows: never what
- *	  a kept backup, a point inside the window or a running backup needs,
- *	  never a timeline history file, never a file archived after the
- *	  listing (only listed keys are deleted).  WAL goes after the backups
- *	  that needed it, so that no backup that still looks usable ever lacks
- *	  its WAL.
+ * 1. Backups to delete, all together, in DeleteObjects batches by kind of
+ *	  object (the catalog's states are in catalog.h):
+ *	  a. started.json: the backup is still complete (manifest.json) and
+ *		 whole, so an interruption here changes nothing;
+ *	  b. manifest.json: from here on the backup is "failed (no status
+ *		 object)", so no restore or verify uses it, and the next expiry
+ *		 removes what is left; it never looks running (which would hold
+ *		 WAL back) nor complete while parts are missing;
+ *	  c. the parts (and any other object; failed backups' multipart
+ *		 uploads are aborted before), also those of failed backups whose
+ *		 record stays inside the window;
+ *	  d. failed.json.
+ * 2. WAL, oldest first, only files the plan allows: never what a kept
+ *	  backup, a point inside the window or a running backup needs, never a
+ *	  timeline history file, never a file archived after the listing (only
+ *	  listed keys are deleted).  WAL goes after the backups that needed it,
+ *	  so that no backup that still looks usable ever lacks its WAL.
  *
  * The repository lock (repolock.h, locks/expire.json) is held throughout
- * and refreshed before every step; a dry run takes no lock and deletes
- * nothing.
+ * and checked (and renewed) before every batch; a dry run takes no lock and
+ * deletes nothing.
  *-------------------------------------------------------------------------
  */
 #ifndef TBDR_EXPIRE_RUN_H
