@@ -347,7 +347,7 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 					  report_more, &err) > 0)
 	{
 		cli_report_error(&err);
-		fprintf(stderr, "tbdr: the restore of %s is incomplete and cannot be started (global/pg_control was not written); run it again.\n",
+		fprintf(stderr, "tbdr: the restore into %s is incomplete and cannot be started (global/pg_control was not written); once the cause is fixed, run the same command with --delta to complete it.\n",
 				pgdata);
 		exit(CLI_EXIT_ERROR);
 	}
