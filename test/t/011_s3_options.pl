@@ -165,6 +165,9 @@ sub round_trip
 # What the driver sends: a recording server
 # ---------------------------------------------------------------------------
 
+my $recorder_pid;
+my $parent_pid = $$;
+
 # Answers like S3 just enough for uploads (PUT, CreateMultipartUpload,
 # UploadPart, then 403 to the completion, which makes the driver abort with
 # a DELETE), and writes one JSON line per request to $log.
@@ -178,6 +181,10 @@ sub start_recorder
 	die "fork: $!" unless defined $pid;
 	if ($pid == 0)
 	{
+		# never hold prove's pipe open, never outlive a test that died
+		open(STDOUT, '>', '/dev/null');
+		open(STDERR, '>', '/dev/null');
+		alarm(900);
 		while (my $c = $sock->accept)
 		{
 			binmode $c;
@@ -187,7 +194,13 @@ sub start_recorder
 		POSIX::_exit(0);
 	}
 	close $sock;
+	$recorder_pid = $pid;
 	return ($pid, $port);
+}
+
+END
+{
+	kill 'TERM', $recorder_pid if $recorder_pid && $$ == $parent_pid;
 }
 
 sub record_one
