@@ -118,22 +118,3 @@ LANGUAGE C VOLATILE;
 
 REVOKE ALL ON FUNCTION tbdr_expire(boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tbdr_expire(boolean) TO tbdr_operator;
-
--- Retention (src/core/expire.h): delete what tbdr.retention_days and
--- tbdr.retention_policy no longer keep, or with dry_run only show it.  One
--- row per deleted backup, failed backup's data, or run of WAL files.
-CREATE FUNCTION tbdr_expire(
-	dry_run boolean DEFAULT false,
-	OUT kind text,
-	OUT name text,
-	OUT last text,
-	OUT objects integer,
-	OUT bytes bigint,
-	OUT done boolean,
-	OUT reason text)
-RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'tbdr_expire'
-LANGUAGE C VOLATILE;
-
-REVOKE ALL ON FUNCTION tbdr_expire(boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION tbdr_expire(boolean) TO tbdr_operator;
