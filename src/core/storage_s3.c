@@ -874,8 +874,6 @@ complete_upload(Upload *up, char **etags, int nparts, const unsigned char *md5s,
 				ok = true;
 				pfree(etag);
 			}
-			else if (err->s3_code[0])
-				tbdr_error_prefix(err, "could not %s: ", what);
 			else
 				tbdr_error_prefix(err, "could not %s: ", what);
 		}

@@ -12,6 +12,9 @@
 # - server-side encryption and storage class headers are sent (and signed)
 #   on object creation (single PUT, CreateMultipartUpload), not on parts;
 #   a store that refuses them gives a clear error, not retried
+# - S3's traps: an ETag that is not the MD5 of a plain upload,
+#   CompleteMultipartUpload answering 200 with an <Error>, DeleteObjects
+#   answering 200 with per-key errors: each is a failure, never a success
 #
 #   prove -I test/perl -I /usr/lib/postgresql/15/lib/pgxs/src/test/perl \
 #       test/t/011_s3_options.pl
@@ -170,7 +173,11 @@ my $parent_pid = $$;
 
 # Answers like S3 just enough for uploads (PUT, CreateMultipartUpload,
 # UploadPart, then 403 to the completion, which makes the driver abort with
-# a DELETE), and writes one JSON line per request to $log.
+# a DELETE), and writes one JSON line per request to $log.  The file
+# $log.mode, read at every request, asks for one of S3's traps instead:
+# bad_etag (a PUT answered with another ETag than the data's MD5),
+# complete_error (CompleteMultipartUpload answered 200 with an <Error>
+# body), delete_errors (DeleteObjects answered 200 with per-key <Error>s).
 sub start_recorder
 {
 	my ($log) = @_;
@@ -231,9 +238,35 @@ sub record_one
 		{ method => $method, target => $target, headers => \%h }), "\n";
 	close $fh;
 
+	my $mode = '';
+	if (open(my $mf, '<', "$log.mode"))
+	{
+		$mode = <$mf> // '';
+		$mode =~ s/\s+$//;
+		close $mf;
+	}
 	my ($status, @hdr) = ('200 OK');
 	my $resp = '';
-	if ($method eq 'POST' && $target =~ /[?&]uploads(=|&|$)/)
+	if ($mode eq 'bad_etag' && $method eq 'PUT')
+	{
+		push @hdr, 'ETag: "' . Digest::MD5::md5_hex("not $body") . '"';
+	}
+	elsif ($mode eq 'complete_error' && $method eq 'POST' && $target =~ /uploadId=/)
+	{
+		$resp = '<?xml version="1.0" encoding="UTF-8"?>' . "\n\n"
+		  . '<Error><Code>InternalError</Code><Message>We encountered an internal error. '
+		  . 'Please try again.</Message><RequestId>rec2</RequestId></Error>';
+	}
+	elsif ($mode eq 'delete_errors' && $method eq 'POST' && $target =~ /[?&]delete(=|&|$)/)
+	{
+		my @keys = $body =~ m{<Key>([^<]*)</Key>}g;
+		$resp = '<?xml version="1.0" encoding="UTF-8"?><DeleteResult>'
+		  . "<Deleted><Key>$keys[0]</Key></Deleted>"
+		  . join('', map { "<Error><Key>$_</Key><Code>AccessDenied</Code>"
+				  . '<Message>Access Denied</Message></Error>' } @keys[ 1 .. $#keys ])
+		  . '</DeleteResult>';
+	}
+	elsif ($method eq 'POST' && $target =~ /[?&]uploads(=|&|$)/)
 	{
 		$resp = '<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult>'
 		  . '<Bucket>b</Bucket><Key>k</Key><UploadId>rec-upload-1</UploadId>'
@@ -352,6 +385,40 @@ sub signed
 	is($put->{target}, '/tbdr-rec/pfx/obj3', 'path style: bucket in the path');
 	is(hdr($put, 'host'), "localhost:$port", 'path style: plain Host');
 	ok(!defined hdr($put, 'x-amz-server-side-encryption'), 'no SSE header unless set');
+
+	# S3's traps, which a well-behaved server never shows
+	my $set_mode = sub {
+		open(my $mf, '>', "$log.mode") or die "$log.mode: $!";
+		print $mf "$_[0]\n";
+		close $mf;
+	};
+	my $plain = conf(%rec);
+
+	$set_mode->('bad_etag');
+	($rc, $out, $err) = tool($plain, 'put', 'etag', $small);
+	is($rc, 1, 'a PUT answered with another ETag than the MD5 fails');
+	like($err, qr/ETag does not match the data sent/, 'the ETag mismatch is reported') or diag($err);
+	like($err, qr/^code: corrupt/m, 'as corruption');
+	read_log($log);
+
+	$set_mode->('complete_error');
+	($rc, $out, $err) = tool($plain, 'put', 'big2', $multi);
+	is($rc, 1, 'CompleteMultipartUpload answered 200 with <Error>: the upload fails');
+	like($err, qr/complete the multipart upload.*internal error/is,
+		'200 with <Error>: S3\'s error is reported') or diag($err);
+	@r = read_log($log);
+	ok((grep { $_->{method} eq 'DELETE' && $_->{target} =~ /uploadId=rec-upload-1/ } @r),
+		'200 with <Error>: the upload is aborted');
+
+	$set_mode->('delete_errors');
+	($rc, $out, $err) = tool($plain, 'rm-keys', 'k1', 'k2', 'k3');
+	is($rc, 1, 'DeleteObjects answered 200 with per-key errors fails');
+	like($err, qr/could not delete 2 of 3 objects.*AccessDenied/s,
+		'per-key errors: how many, and the code') or diag($err);
+	@r = read_log($log);
+	my ($del) = grep { $_->{method} eq 'POST' } @r;
+	ok($del && defined hdr($del, 'content-md5'), 'DeleteObjects carries Content-MD5');
+	unlink "$log.mode";
 
 	kill 'TERM', $pid;
 	waitpid($pid, 0);
