@@ -47,6 +47,9 @@ typedef struct TbdrSharedStatus
 	int64		stored_bytes;
 	int64		failed_count;
 	char		worker_state[32];
+	/* the current archiving outage, for the recovery log line */
+	TimestampTz failing_since;	/* first failure since the last success */
+	int64		failed_count_at_success;
 	/* WAL gaps (tbdr.archive_queue_max) */
 	int64		gap_count;
 	char		last_gap_wal[STATUS_NAME_LEN];
@@ -114,15 +117,33 @@ tbdr_status_archived(const char *file, int64 plain_bytes, int64 stored_bytes)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
+	bool		recovered;
+	TimestampTz failing_since = 0;
+	int64		failures = 0;
+
 	if (shared_status == NULL)
 		return;
 	SpinLockAcquire(&shared_status->mutex);
+	/* the first success after failures ends an outage: say so once */
+	recovered = shared_status->last_failed_time > shared_status->last_archived_time;
+	if (recovered)
+	{
+		failing_since = shared_status->failing_since;
+		failures = shared_status->failed_count - shared_status->failed_count_at_success;
+	}
 	strlcpy(shared_status->last_archived_wal, file, STATUS_NAME_LEN);
 	shared_status->last_archived_time = now;
 	shared_status->archived_count++;
 	shared_status->archived_bytes += plain_bytes;
 	shared_status->stored_bytes += stored_bytes;
+	shared_status->failed_count_at_success = shared_status->failed_count;
+	shared_status->failing_since = 0;
 	SpinLockRelease(&shared_status->mutex);
+
+	if (recovered)
+		ereport(LOG,
+				(errmsg("tbdr: archiving recovered: \"%s\" stored after " INT64_FORMAT " failed attempts since %s",
+						file, failures, timestamptz_to_str(failing_since))));
 }
 
 void
@@ -134,6 +155,8 @@ tbdr_status_failed(const char *file, const char *message)
 		return;
 	SpinLockAcquire(&shared_status->mutex);
 	strlcpy(shared_status->last_failed_wal, file, STATUS_NAME_LEN);
+	if (shared_status->failing_since == 0)
+		shared_status->failing_since = now;
 	shared_status->last_failed_time = now;
 	strlcpy(shared_status->last_failure, message, STATUS_MESSAGE_LEN);
 	shared_status->failed_count++;
