@@ -133,7 +133,7 @@ tbdr_expire(PG_FUNCTION_ARGS)
 	TbdrError	err;
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (!tbdr_expire_run(dry_run, dry_run ? "tbdr_expire(dry_run)" : "tbdr_expire()",
+	if (!tbdr_expire_run(dry_run, "tbdr_expire()",
 						 &res, &err))
 	{
 		ereport(ERROR,
