@@ -89,17 +89,22 @@ static void
 help(void)
 {
 	const CliCommand *c;
+	int			width = 0;
 
 	printf("tbdr - continuous backup of PostgreSQL to S3\n\n"
 		   "Usage:\n"
 		   "  tbdr COMMAND [OPTION]... [ARG]...\n\n"
 		   "Commands:\n");
+
+	/* one column for the summaries, as wide as the longest synopsis */
+	for (c = commands; c->name; c++)
+		width = Max(width, (int) (strlen(c->name) + 1 + strlen(c->args)));
 	for (c = commands; c->name; c++)
 	{
-		char		synopsis[64];
+		char		synopsis[128];
 
 		snprintf(synopsis, sizeof(synopsis), "%s %s", c->name, c->args);
-		printf("  %-22s %s\n", synopsis, c->summary);
+		printf("  %-*s  %s\n", width, synopsis, c->summary);
 	}
 	printf("\nCommon options:\n"
 		   "  -c, --config=FILE     configuration file (postgresql.conf syntax, tbdr.* lines);\n"
