@@ -48,8 +48,9 @@ REPS = env_int('BENCH_REPS', 1 if QUICK else 3)
 WAL_SEGMENTS = env_int('BENCH_WAL_SEGMENTS', 16 if QUICK else 128)
 SCALE = env_int('BENCH_SCALE', 5 if QUICK else 100)
 OBJECT_MB = env_int('BENCH_OBJECT_MB', 64 if QUICK else 1024)
-MD5_MB = env_int('BENCH_MD5_MB', 48 if QUICK else 1024)
+MD5_MB = env_int('BENCH_MD5_MB', 16 if QUICK else 1024)
 PGBENCH_CLIENTS = 4
+TPS_BASE_SECS = 5 if QUICK else 15   # TPS window before the backup
 ALL_GROUPS = ['objstore', 'wal_backlog', 'wal_fetch', 'backup', 'restore',
               'tps', 'scaling', 'md5']
 GROUPS = [g.strip() for g in os.environ.get('BENCH_SCENARIOS', '').split(',')
@@ -292,15 +293,21 @@ def wal_backlog_runs(env, segs, prefix, modes=None):
                     f'{after["archived_count"] - before["archived_count"]} '
                     f'archived, expected {len(segs)}')
             sub = 'wal/' if mode.startswith('tbdr') else 'archive/'
-            stored = env.s3.prefix_bytes(f'{repo}/{sub}')
+            objs = list(env.s3.keys(f'{repo}/{sub}'))
+            stored = sum(size for _, size in objs)
+            # every segment must really be in this run's repository
+            names = {k.rsplit('/', 1)[-1][:24] for k, _ in objs}
+            missing = [x for x in segs if x not in names]
+            if missing:
+                raise L.BenchError(f'{mode}: {len(missing)} of {len(segs)} '
+                                   f'segments not in {repo}/{sub} '
+                                   f'(first {missing[0]})')
             out[mode]['secs'].append(secs)
             out[mode]['bytes'].append(stored)
-            log(f'  {mode} rep {rep}: {secs:.2f} s, {stored} bytes stored')
+            log(f'  {mode} rep {rep}: {secs:.2f} s, {stored} bytes stored '
+                f'in {len(objs)} objects')
             if mode.startswith('pgbr'):
                 env.pgbr_stop_async(conf)
-            old = last_repo.get(mode)
-            if old:
-                env.s3.delete_prefix(old + '/')
             last_repo[mode] = repo
     env.pg.set_archiving(library='', command='true')
     return out, last_repo
@@ -422,8 +429,6 @@ def scenario_wal(env, res, groups, name='wal_backlog', workload='pgbench'):
                 tbdr_what='tbdr archive-get, tbdr.restore_prefetch = 8',
                 pgbr_what='pgBackRest archive-get, async (archive-get-queue-max default)',
                 note=n + ('; ' + prefetch_note if prefetch_note else ''))
-    for mode, repo in repos.items():
-        env.s3.delete_prefix(repo + '/')
     env.pg.set('wal_keep_size', '0')
     env.pg.sql('CHECKPOINT')
 
@@ -433,8 +438,10 @@ def scenario_wal(env, res, groups, name='wal_backlog', workload='pgbench'):
 # ---------------------------------------------------------------------------
 
 class BackupRunner:
-    """One full backup with each tool into a fresh repository; keeps the
-    last repository of each tool for the restore scenario."""
+    """One full backup with each tool into a fresh repository; remembers
+    the last repository of each tool for the restore scenario.  Nothing is
+    deleted from the bucket during a run (deleting a thousand objects costs
+    the test server a minute); the scratch directory goes at the end."""
 
     def __init__(self, env):
         self.env = env
@@ -468,16 +475,8 @@ class BackupRunner:
         cpu = t.cpu + (cpu1 - cpu0)
         log(f'  backup {tool} {tag}: {t.wall:.2f} s wall, {cpu:.2f} s CPU '
             f'({t.cpu:.2f} client, {cpu1 - cpu0:.2f} server), {stored} bytes')
-        old = self.last.get(tool)
-        if old:
-            env.s3.delete_prefix(old + '/')
         self.last[tool] = repo
         return t.wall, cpu, stored
-
-    def cleanup(self):
-        for repo in self.last.values():
-            self.env.s3.delete_prefix(repo + '/')
-        self.last = {}
 
 
 def backup_reps(env, runner, tag, reps=None):
@@ -530,9 +529,9 @@ def scenario_backup(env, res, groups):
         scenario_restore(env, res, runner)
     if 'tps' in groups:
         scenario_tps(env, res, runner)
-    runner.cleanup()
     if 'scaling' in groups:
-        scales = [s for s in (10, 50, 100) if s < SCALE] if not QUICK else [1]
+        # quick: the scale of the backup scenario only (a smoke check)
+        scales = [s for s in (10, 50, 100) if s < SCALE] if not QUICK else []
         if FULL:
             scales.append(200)
         scales = sorted(set(scales + [SCALE]))
@@ -541,7 +540,6 @@ def scenario_backup(env, res, groups):
                 env.pg.set_archiving(library='', command='true')
                 env.pg.pgbench_init(s)
                 walls[s] = backup_reps(env, runner, f's{s}')
-                runner.cleanup()
             o = walls[s]
             res.add(f'scaling_backup_s{s}', 's', o['tbdr']['wall'] or None,
                     o['pgbr']['wall'],
@@ -597,7 +595,7 @@ def scenario_tps(env, res, runner):
             try:
                 time.sleep(3)                   # warm-up, not counted
                 b0 = time.time()
-                time.sleep(15 if not QUICK else 5)
+                time.sleep(TPS_BASE_SECS)
                 b1 = time.time()
                 wall, _, _ = runner.run(tool, f'tps-{rep}')
                 w1 = time.time()
@@ -621,7 +619,7 @@ def scenario_tps(env, res, runner):
             pgbr_what='pgbench during pgBackRest backup',
             note=(None if loss['tbdr'] else NO_BACKUP) or
             f'pgbench -c {PGBENCH_CLIENTS}, TPS in the backup window vs the '
-            'window just before it (15 s)', extra={'detail': detail})
+            f'window of {TPS_BASE_SECS} s just before it', extra={'detail': detail})
 
 
 def scenario_md5(env, res, groups):
@@ -633,7 +631,6 @@ def scenario_md5(env, res, groups):
     dbsize = env.pg.db_bytes()
     log(f'md5 dataset: {dbsize / MiB:.0f} MiB')
     out = backup_reps(env, runner, 'md5')
-    runner.cleanup()
     report_backup(res, 'md5_backup', out, dbsize,
                   f'{MD5_MB} MiB of md5 text')
     env.pg.sql('DROP TABLE IF EXISTS bench_md5')
@@ -653,24 +650,38 @@ def main():
     res = Results(RESULTS)
     env = L.Env(keep=KEEP)
     rc = 0
+    failed = []
     try:
         env.setup()
         log(f'groups: {" ".join(GROUPS)}; reps {REPS}; quick {QUICK}')
-        if 'objstore' in GROUPS:
-            L.section('object store: 1 GiB put/get, tbdr vs aws s3 cp')
-            scenario_objstore(env, res)
-        if 'wal_backlog' in GROUPS or 'wal_fetch' in GROUPS:
-            L.section('WAL backlog and WAL fetch')
-            scenario_wal(env, res, GROUPS)
-        if any(g in GROUPS for g in ('backup', 'restore', 'tps', 'scaling')):
-            L.section('base backup, restore, TPS, scaling')
-            scenario_backup(env, res, GROUPS)
-        if 'md5' in GROUPS:
-            L.section('md5-text dataset: backup and WAL backlog')
-            scenario_md5(env, res, GROUPS)
+        steps = [
+            ('objstore', ['objstore'],
+             'object store: 1 GiB put/get, tbdr vs aws s3 cp',
+             lambda: scenario_objstore(env, res)),
+            ('wal', ['wal_backlog', 'wal_fetch'], 'WAL backlog and WAL fetch',
+             lambda: scenario_wal(env, res, GROUPS)),
+            ('backup', ['backup', 'restore', 'tps', 'scaling'],
+             'base backup, restore, TPS, scaling',
+             lambda: scenario_backup(env, res, GROUPS)),
+            ('md5', ['md5'], 'md5-text dataset: backup and WAL backlog',
+             lambda: scenario_md5(env, res, GROUPS)),
+        ]
+        for name, groups, title, fn in steps:
+            if not any(g in GROUPS for g in groups):
+                continue
+            L.section(title)
+            try:
+                fn()
+            except L.BenchError as e:
+                # one failed scenario does not cost the others their numbers
+                log(f'bench: {name} FAILED: {e}')
+                failed.append(f'{name}: {e}')
+                env.pg.recover()
+        if failed:
+            rc = 1
     except L.BenchError as e:
         log(f'bench: {e}')
-        print(f'bench: FAILED: {e} (log: {env.logpath})', file=sys.stderr)
+        failed.append(str(e))
         rc = 1
     except KeyboardInterrupt:
         rc = 130
@@ -681,6 +692,8 @@ def main():
         print(res.table(table_order(res.order)))
         print()
         print(f'results: {RESULTS}')
+    for f in failed:
+        print(f'bench: FAILED: {f}', file=sys.stderr)
     print(f'bench: {time.monotonic() - t_start:.0f} s')
     if os.environ.get('BENCH_MARKDOWN'):
         with open(os.environ['BENCH_MARKDOWN'], 'w') as f:

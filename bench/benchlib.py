@@ -299,6 +299,18 @@ include_if_exists = 'tbdr.conf'
             kill_wait([self.pid])
         self.pid = None
 
+    def recover(self):
+        """After a failed scenario: the server up, archiving not paused, no
+        backlog pinned, so that the next scenario starts clean."""
+        try:
+            if self.pid is None or not os.path.exists(
+                    os.path.join(self.data, 'postmaster.pid')):
+                self.start()
+            self.set_archiving('', 'true')
+            self.set('wal_keep_size', '0')
+        except BenchError as e:
+            log(f'could not reset the server after a failure: {e}')
+
     def psql_cmd(self, q, db='postgres'):
         return ['psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', self.sock,
                 '-p', str(self.port), '-U', 'postgres', '-d', db, '-c', q]
