@@ -5,7 +5,8 @@
 # build/test/s3_tool:
 #
 # - round trips of 0 B, 1 B, part - 1, a part, part + 1 and 100 MiB
-#   (multipart, parts in parallel), byte-identical; ranged reads
+#   (multipart, parts in parallel), byte-identical, streamed (peak memory
+#   well under the object's size); ranged reads
 # - ListObjectsV2 over more than 1000 keys, DeleteObjects in batches
 # - a wrong secret fails with a clear 403 SignatureDoesNotMatch error
 # - 503 SlowDown, connection resets (also mid-body on a large GET, which must
@@ -103,6 +104,13 @@ sub make_file
 
 sub sha { return TbdrTest::Data::sha256_file($_[0]) }
 
+# Peak memory in kB from s3_tool's stderr (S3TOOL_MAXRSS), or 1e12.
+sub maxrss
+{
+	my ($err) = @_;
+	return $err =~ /^maxrss: (\d+) kB$/m ? $1 : 1e12;
+}
+
 sub head_info
 {
 	my ($conf, $key) = @_;
@@ -123,12 +131,18 @@ for my $case ([ 'empty', 0 ], [ 'one', 1 ], [ 'part_minus_1', $PART - 1 ],
 	my ($name, $size) = @$case;
 	my $src = make_file($name, $size);
 	$files{$name} = $src;
+	# large transfers must stream: s3_tool reports its peak memory
+	local $ENV{S3TOOL_MAXRSS} = 1;
 	my $t0 = Time::HiRes::time;
-	tool_ok($direct, "put $name ($size bytes)", 'put', "rt/$name", $src);
+	my ($rc, $out, $err) = tool($direct, 'put', "rt/$name", $src);
+	is($rc, 0, "put $name ($size bytes)") or diag($err);
+	my $put_rss = maxrss($err);
 	my $t1 = Time::HiRes::time;
 	my $info = head_info($direct, "rt/$name");
 	is($info && $info->{size}, $size, "head $name: size");
-	tool_ok($direct, "get $name", 'get', "rt/$name", "$src.out");
+	($rc, $out, $err) = tool($direct, 'get', "rt/$name", "$src.out");
+	is($rc, 0, "get $name") or diag($err);
+	my $get_rss = maxrss($err);
 	my $t2 = Time::HiRes::time;
 	is(-s "$src.out", $size, "get $name: size");
 	is(sha("$src.out"), sha($src), "get $name: same SHA-256");
@@ -145,6 +159,11 @@ for my $case ([ 'empty', 0 ], [ 'one', 1 ], [ 'part_minus_1', $PART - 1 ],
 	}
 	if ($size >= 10 * $MB)
 	{
+		# parts of 5 MB, 4 in flight: about 25 MB for the upload's buffers
+		cmp_ok($put_rss, '<', $size / 2 / 1024,
+			"put $name streams: peak memory ${put_rss} kB, under half the object");
+		cmp_ok($get_rss, '<', $size / 2 / 1024,
+			"get $name streams: peak memory ${get_rss} kB, under half the object");
 		note sprintf('%d MiB: put %.2f s (%.1f MB/s), get %.2f s (%.1f MB/s)',
 			$size / $MB, $t1 - $t0, $size / $MB / ($t1 - $t0),
 			$t2 - $t1, $size / $MB / ($t2 - $t1));

@@ -20,11 +20,14 @@
  *	  date						  the server's Date (after a HEAD)
  *
  * Errors go to stderr as "error: ..." with code, hint; exit status 1.
+ * With S3TOOL_MAXRSS set in the environment, the peak resident memory is
+ * printed to stderr at the end ("maxrss: N kB").
  *-------------------------------------------------------------------------
  */
 #include "postgres_fe.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -296,5 +299,14 @@ main(int argc, char **argv)
 
 	fflush(stdout);
 	tbdr_storage_close(st);
+
+	/* for the tests that check that transfers stream (010) */
+	if (getenv("S3TOOL_MAXRSS"))
+	{
+		struct rusage ru;
+
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			fprintf(stderr, "maxrss: %ld kB\n", ru.ru_maxrss);
+	}
 	return rc;
 }
