@@ -41,6 +41,7 @@
 
 #include "backend/backup.h"
 #include "backend/guc.h"
+#include "backend/monitor.h"
 #include "core/backup.h"
 #include "core/catalog.h"
 #include "core/keyfile.h"
@@ -828,6 +829,7 @@ tbdr_backup_worker_main(Datum arg)
 						   (double) (run->t_stop - run->t_copy) / 1e6,
 						   (double) (run->t_wal - run->t_stop) / 1e6,
 						   (double) (GetCurrentTimestamp() - run->t_wal) / 1e6)));
+		tbdr_monitor_backup_finished(run->id, true, run->m->stored_bytes);
 		finish_shared(run->id, true, message);
 	}
 	PG_CATCH();
@@ -843,6 +845,7 @@ tbdr_backup_worker_main(Datum arg)
 				 edata->hint ? errhint("%s", edata->hint) : 0));
 		set_phase("recording failure");
 		record_failure(run, edata->message);
+		tbdr_monitor_backup_finished(run->id, false, 0);
 		finish_shared(run->id, false, edata->message);
 		/* PostgreSQL's exit handler aborts a backup still in progress */
 		proc_exit(1);

@@ -136,6 +136,10 @@ marker('m4');
 my $last_seg = switch_and_wait($node);
 like("$b1 $b2 $b3", qr/^\d{8}T\d{6}Z \d{8}T\d{6}Z \d{8}T\d{6}Z$/, "three backups: $b1 $b2 $b3");
 
+is($node->safe_psql('postgres',
+	"SELECT last_backup_id || ' ' || last_backup_status || ' ' || (last_successful_backup_bytes > 0) FROM tbdr_status()"),
+	"$b3 complete true", 'tbdr_status() shows the newest backup at once (reported by the backup worker)');
+
 my %info = map {
 	my ($id, $ws) = split /\|/;
 	$id => $ws
