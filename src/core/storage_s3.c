@@ -1221,39 +1221,50 @@ s3_cleanup_uploads(TbdrStorage *st, const char *prefix, int *count, TbdrError *e
  * ------------------------------------------------------------------------
  */
 
+/* pfree that accepts NULL, for fields an open that failed never set. */
+static void
+pfree_if(void *p)
+{
+	if (p)
+		pfree(p);
+}
+
+/* pfree a secret, overwritten first: not left in freed memory. */
+static void
+pfree_secret(char *s)
+{
+	if (s)
+	{
+		explicit_bzero(s, strlen(s));
+		pfree(s);
+	}
+}
+
+/* Everything of S3Priv; also for an open that failed half-way. */
+static void
+s3_priv_free(S3Priv *priv)
+{
+	if (priv == NULL)
+		return;
+	tbdr_http_engine_destroy(priv->eng);
+	pfree_if(priv->scheme);
+	pfree_if(priv->authority);
+	pfree_if(priv->endpoint);
+	pfree_if(priv->region);
+	pfree_if(priv->bucket);
+	pfree_if(priv->prefix);
+	pfree_if(priv->creds.access_key_id);
+	pfree_secret(priv->creds.secret_access_key);
+	pfree_secret(priv->creds.session_token);
+	pfree_if(priv->sse_kms_key_id);
+	pfree_if(priv->storage_class);
+	pfree(priv);
+}
+
 static void
 s3_close(TbdrStorage *st)
 {
-	S3Priv	   *priv = st->priv;
-
-	if (priv)
-	{
-		tbdr_http_engine_destroy(priv->eng);
-		pfree(priv->scheme);
-		pfree(priv->authority);
-		pfree(priv->endpoint);
-		pfree(priv->region);
-		pfree(priv->bucket);
-		pfree(priv->prefix);
-		if (priv->creds.secret_access_key)
-		{
-			/* do not leave the secret in freed memory */
-			explicit_bzero(priv->creds.secret_access_key, strlen(priv->creds.secret_access_key));
-			pfree(priv->creds.secret_access_key);
-		}
-		if (priv->creds.access_key_id)
-			pfree(priv->creds.access_key_id);
-		if (priv->creds.session_token)
-		{
-			explicit_bzero(priv->creds.session_token, strlen(priv->creds.session_token));
-			pfree(priv->creds.session_token);
-		}
-		if (priv->sse_kms_key_id)
-			pfree(priv->sse_kms_key_id);
-		if (priv->storage_class)
-			pfree(priv->storage_class);
-		pfree(priv);
-	}
+	s3_priv_free(st->priv);
 }
 
 static const TbdrStorageDriver s3_driver = {
@@ -1268,22 +1279,34 @@ static const TbdrStorageDriver s3_driver = {
 	.close = s3_close,
 };
 
+/*
+ * Is the host of "host[:port]" an IP address?  Virtual-hosted style cannot
+ * put a bucket in front of one.
+ */
+static bool
+is_ip_literal(const char *authority)
+{
+	if (authority[0] == '[')
+		return true;			/* IPv6 */
+	for (const char *p = authority; *p && *p != ':'; p++)
+		if (!isdigit((unsigned char) *p) && *p != '.')
+			return false;
+	return true;
+}
+
 TbdrStorage *
 tbdr_storage_s3_open(const TbdrConfig *cfg, const TbdrRepoLocation *loc, TbdrError *err)
 {
 	TbdrStorage *st;
 	S3Priv	   *priv;
 	TbdrHttpOptions opts;
-	char	   *endpoint;
+	char	   *endpoint = NULL;
 	const char *p;
 	char	   *slash;
 
 	priv = palloc0(sizeof(S3Priv));
 	if (!tbdr_aws_credentials(cfg, &priv->creds, err))
-	{
-		pfree(priv);
-		return NULL;
-	}
+		goto fail;
 	priv->region = tbdr_aws_region(cfg);
 	endpoint = tbdr_aws_endpoint(cfg, priv->region);
 
@@ -1305,11 +1328,7 @@ tbdr_storage_s3_open(const TbdrConfig *cfg, const TbdrRepoLocation *loc, TbdrErr
 		tbdr_error_set(err, TBDR_ERR_CONFIG, "invalid S3 endpoint \"%s\": the scheme must be http or https",
 					   endpoint);
 		tbdr_error_hint(err, "Check tbdr.s3_endpoint (or AWS_ENDPOINT_URL).");
-		pfree(priv->scheme);
-		pfree(priv->region);
-		pfree(endpoint);
-		pfree(priv);
-		return NULL;
+		goto fail;
 	}
 	priv->authority = pstrdup(p);
 	slash = strchr(priv->authority, '/');
@@ -1321,15 +1340,19 @@ tbdr_storage_s3_open(const TbdrConfig *cfg, const TbdrRepoLocation *loc, TbdrErr
 	{
 		tbdr_error_set(err, TBDR_ERR_CONFIG, "invalid S3 endpoint \"%s\": no host", endpoint);
 		tbdr_error_hint(err, "Check tbdr.s3_endpoint (or AWS_ENDPOINT_URL).");
-		pfree(priv->scheme);
-		pfree(priv->authority);
-		pfree(priv->region);
-		pfree(endpoint);
-		pfree(priv);
-		return NULL;
+		goto fail;
+	}
+	if (cfg->s3_uri_style == TBDR_URI_STYLE_HOST && is_ip_literal(priv->authority))
+	{
+		tbdr_error_set(err, TBDR_ERR_CONFIG,
+					   "tbdr.s3_uri_style = host needs an endpoint with a host name, not the IP address in \"%s\"",
+					   endpoint);
+		tbdr_error_hint(err, "Set tbdr.s3_uri_style = path, or use a host name whose subdomains (bucket.host) resolve.");
+		goto fail;
 	}
 	priv->endpoint = psprintf("%s://%s", priv->scheme, priv->authority);
 	pfree(endpoint);
+	endpoint = NULL;
 
 	priv->bucket = pstrdup(loc->bucket);
 	priv->prefix = pstrdup(loc->prefix ? loc->prefix : "");
@@ -1348,16 +1371,7 @@ tbdr_storage_s3_open(const TbdrConfig *cfg, const TbdrRepoLocation *loc, TbdrErr
 	opts.parallel = priv->parallel;
 	priv->eng = tbdr_http_engine_create(&opts, err);
 	if (priv->eng == NULL)
-	{
-		pfree(priv->scheme);
-		pfree(priv->authority);
-		pfree(priv->endpoint);
-		pfree(priv->region);
-		pfree(priv->bucket);
-		pfree(priv->prefix);
-		pfree(priv);
-		return NULL;
-	}
+		goto fail;
 
 	st = palloc0(sizeof(TbdrStorage));
 	st->driver = &s3_driver;
@@ -1367,4 +1381,9 @@ tbdr_storage_s3_open(const TbdrConfig *cfg, const TbdrRepoLocation *loc, TbdrErr
 							   priv->bucket, priv->prefix[0] ? "/" : "", priv->prefix,
 							   priv->endpoint, priv->region);
 	return st;
+
+fail:
+	pfree_if(endpoint);
+	s3_priv_free(priv);
+	return NULL;
 }

@@ -442,6 +442,10 @@ sub signed
 
 	my ($rc, $out, $err) = check($vh);
 	is($rc, 0, 'virtual-hosted style: tbdr check passes') or diag($out . $err);
+	($rc, $out, $err) = check(conf(%cred, s3_uri_style => 'host', s3_endpoint => $s3->endpoint));
+	is($rc, 1, 'virtual-hosted style with an IP address endpoint: check fails');
+	like($out, qr/^FAILED: configuration: .*host name.*HINT: .*tbdr\.s3_uri_style = path/m,
+		'virtual-hosted style with an IP address: says why and what to set') or diag($out . $err);
 	round_trip($vh, 'virtual-hosted', 'vh/small', $small);
 	round_trip($vh, 'virtual-hosted', 'vh/multi', $multi);
 	my $ls = tool_ok($vh, 'virtual-hosted: list', 'ls', 'vh/');
