@@ -337,15 +337,22 @@ include_if_exists = 'tbdr.conf'
             self.wait_archiver_restart()
 
     def wait_archiver_restart(self):
-        """After archive_library changed: wait for a new archiver process."""
-        deadline = time.monotonic() + 30
+        """After archive_library changed the archiver exits, and PostgreSQL
+        15's postmaster starts a new one only when its server loop wakes
+        (up to a minute later); a connection wakes it.  Wait for the new
+        archiver, so that no timing includes that gap."""
+        deadline = time.monotonic() + 120
         old = self.archiver_pid()
         while time.monotonic() < deadline:
-            time.sleep(0.1)
+            run(['pg_isready', '-q', '-h', self.sock, '-p', str(self.port)],
+                check=False)
             pid = self.archiver_pid()
             if pid and pid != old:
-                break
-        time.sleep(0.5)
+                time.sleep(0.5)         # let it load the archive module
+                return
+            time.sleep(0.2)
+        raise BenchError('no new archiver process 120 s after archive_library '
+                         'changed')
 
     def archiver_pid(self):
         """The archiver process (a child of the postmaster titled
