@@ -34,21 +34,8 @@ my $tmp = tempdir('tbdr-040-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bucket = 'tbdr-backup';
 my $s3 = TbdrTest::S3Server->start(buckets => [$bucket]);
 
-my %settings = (
-	repository => "s3://$bucket/main",
-	s3_endpoint => $s3->endpoint,
-	s3_access_key_id => $s3->access_key,
-	s3_secret_access_key => $s3->secret_key,
-	s3_region => 'us-east-1',
-	s3_uri_style => 'path',
-	s3_max_retries => 2,
-	s3_timeout => 30);
-my $conf_lines = join('', map { "tbdr.$_ = '$settings{$_}'\n" } sort keys %settings);
-my $conf = "$tmp/tbdr.conf";
-open(my $cfh, '>', $conf) or die;
-print $cfh $conf_lines;
-close $cfh;
-my $b = TbdrTest::Backup->new(tbdr => $tbdr, conf => $conf, tmp => $tmp);
+my $b = TbdrTest::Backup->new(tbdr => $tbdr, tmp => $tmp, s3 => $s3, bucket => $bucket);
+my ($conf, $conf_lines) = ($b->conf, $b->conf_lines);
 
 my $node = PostgreSQL::Test::Cluster->new('primary');
 $node->init(extra => ['--data-checksums']);

@@ -35,23 +35,10 @@ my $s3 = TbdrTest::S3Server->start(buckets => [$bucket]);
 my $proxy = TbdrTest::FaultProxy->start(target => $s3->endpoint);
 
 # Uncompressed, so that 16 MB parts are multipart uploads of 5 MB parts.
-my %settings = (
-	repository => "s3://$bucket/main",
-	s3_endpoint => $proxy->endpoint,
-	s3_access_key_id => $s3->access_key,
-	s3_secret_access_key => $s3->secret_key,
-	s3_region => 'us-east-1',
-	s3_uri_style => 'path',
-	s3_max_retries => 2,
-	s3_timeout => 30,
-	s3_part_size => '5MB',
-	compression => 'none');
-my $conf_lines = join('', map { "tbdr.$_ = '$settings{$_}'\n" } sort keys %settings);
-my $conf = "$tmp/tbdr.conf";
-open(my $cfh, '>', $conf) or die;
-print $cfh $conf_lines;
-close $cfh;
-my $b = TbdrTest::Backup->new(tbdr => $tbdr, conf => $conf, tmp => $tmp);
+my $b = TbdrTest::Backup->new(tbdr => $tbdr, tmp => $tmp, s3 => $s3, bucket => $bucket,
+	endpoint => $proxy->endpoint,
+	settings => { s3_part_size => '5MB', compression => 'none' });
+my ($conf, $conf_lines) = ($b->conf, $b->conf_lines);
 
 my $node = PostgreSQL::Test::Cluster->new('primary');
 $node->init;
@@ -171,7 +158,7 @@ is(substr($raw, 0, 4), 'TBDR', 'its manifest is stored encrypted');
 unlike($raw, qr/pg_control/, 'no file name readable in it');
 my $part1 = slurp_file($b->get("backups/$id5/part-000001", "$tmp/enc-part"));
 is(ord(substr($part1, 6, 1)), 1, 'its parts are encrypted');
-open($cfh, '>>', $conf) or die;
+open(my $cfh, '>>', $conf) or die;
 print $cfh "tbdr.encryption_key_file = '$keyfile'\n";
 close $cfh;
 ($ret, $out, $err) = $b->tbdr('verify', $id5);

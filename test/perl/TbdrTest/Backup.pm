@@ -11,7 +11,9 @@ TbdrTest::Backup - helpers of the base backup TAP tests (test/t/04*.pl)
 
   use TbdrTest::Backup;
 
-  my $b = TbdrTest::Backup->new(tbdr => $tbdr, conf => $conf, tmp => $tmp);
+  my $b = TbdrTest::Backup->new(tbdr => $tbdr, tmp => $tmp, s3 => $s3,
+      bucket => 'b', settings => { compression => 'none' });
+  $node->append_conf('postgresql.conf', $b->conf_lines);
   my ($rc, $out, $err) = $b->tbdr('repo-ls', '--json', 'backups/');
   my $keys = $b->list_keys('backups/');            # { key => size }
   my $m = $b->manifest($id);                   # parsed manifest.json
@@ -48,11 +50,34 @@ use JSON::PP ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
+# new(tbdr => PROGRAM, tmp => DIR, s3 => TbdrTest::S3Server, bucket => NAME,
+#     endpoint => URL (default the server's; e.g. a fault proxy),
+#     settings => { more tbdr.* settings }): writes DIR/tbdr.conf for the
+# CLI; conf_lines() gives the same settings for postgresql.conf.
 sub new
 {
 	my ($class, %o) = @_;
+	my $s3 = $o{s3};
+	my %settings = (
+		repository => "s3://$o{bucket}/main",
+		s3_endpoint => $o{endpoint} // $s3->endpoint,
+		s3_access_key_id => $s3->access_key,
+		s3_secret_access_key => $s3->secret_key,
+		s3_region => 'us-east-1',
+		s3_uri_style => 'path',
+		s3_max_retries => 2,
+		s3_timeout => 30,
+		%{ $o{settings} // {} });
+	$o{conf_lines} = join('', map { "tbdr.$_ = '$settings{$_}'\n" } sort keys %settings);
+	$o{conf} = "$o{tmp}/tbdr.conf";
+	open(my $fh, '>', $o{conf}) or croak "$o{conf}: $!";
+	print $fh $o{conf_lines};
+	close $fh or croak "$o{conf}: $!";
 	return bless {%o}, $class;
 }
+
+sub conf_lines { return $_[0]{conf_lines} }
+sub conf { return $_[0]{conf} }
 
 sub tbdr
 {
