@@ -14,6 +14,9 @@
  * the recorded size, inode and modification time: WAL files are immutable
  * once ready, so anything else means the file was replaced (then it is
  * stored again, and the push path compares it with the stored object).
+ * The slot also records the digest of the settings the worker stored with:
+ * after a reload that, say, changed tbdr.repository, a file the worker
+ * stored with the old settings is stored again by the archiver.
  *
  * Workers take files in name order (timeline history files of a timeline
  * sort before its segments), like the archiver, so the archiver finds the
@@ -95,6 +98,7 @@ typedef struct PrepushSlot
 	uint64		plain_bytes;
 	uint64		stored_bytes;
 	TimestampTz stored_at;
+	unsigned char settings[32];	/* tbdr_walpush_settings_hash() used */
 } PrepushSlot;
 
 typedef struct PrepushWorker
@@ -251,10 +255,17 @@ TbdrPrepush
 tbdr_prepush_begin(const char *file, const char *path, TbdrWalPushResult *res)
 {
 	int64		waited = 0;
+	unsigned char settings[32];
 
 	memset(res, 0, sizeof(*res));
 	if (prepush == NULL)
 		return TBDR_PREPUSH_MINE;
+
+	/*
+	 * Stored with other settings (a reload changed the repository, say,
+	 * and the worker had not seen it yet): not stored as we would.
+	 */
+	tbdr_walpush_settings_hash(settings);
 
 	for (;;)
 	{
@@ -267,7 +278,8 @@ tbdr_prepush_begin(const char *file, const char *path, TbdrWalPushResult *res)
 		s = find_slot(file);
 		if (s && s->state == SLOT_STORED)
 		{
-			bool		same = have_stat && same_file(s, &st);
+			bool		same = have_stat && same_file(s, &st) &&
+				memcmp(s->settings, settings, sizeof(settings)) == 0;
 
 			if (same)
 			{
@@ -283,7 +295,8 @@ tbdr_prepush_begin(const char *file, const char *path, TbdrWalPushResult *res)
 			}
 			s = NULL;			/* replaced file: store it ourselves */
 		}
-		if (s == NULL || !pid_alive(s->pid) || waited > wait_limit_us())
+		if (s == NULL || !pid_alive(s->pid) || waited > wait_limit_us() ||
+			!PostmasterIsAlive())
 		{
 			strlcpy(prepush->archiver_file, file, PREPUSH_NAME_LEN);
 			SpinLockRelease(&prepush->mutex);
@@ -559,7 +572,7 @@ claim_next(char **ready, int nready, TimestampTz scanned_at, char *name)
 /* Record the outcome of this worker's push of name. */
 static void
 finish_claim(const char *name, bool stored, const struct stat *st,
-			 const TbdrWalPushResult *res)
+			 const TbdrWalPushResult *res, const unsigned char *settings)
 {
 	SpinLockAcquire(&prepush->mutex);
 	for (int i = 0; i < PREPUSH_SLOTS; i++)
@@ -578,6 +591,7 @@ finish_claim(const char *name, bool stored, const struct stat *st,
 			s->plain_bytes = res->plain_bytes;
 			s->stored_bytes = res->stored_bytes;
 			s->stored_at = GetCurrentTimestamp();
+			memcpy(s->settings, settings, sizeof(s->settings));
 			s->state = SLOT_STORED;
 		}
 		else
@@ -599,6 +613,7 @@ push_one(TbdrWalPusher *pusher, const char *name, int failures)
 	struct stat before,
 				after;
 	TbdrWalPushResult res;
+	unsigned char settings[32];
 	TbdrError	err;
 	bool		ok;
 
@@ -607,10 +622,12 @@ push_one(TbdrWalPusher *pusher, const char *name, int failures)
 	if (stat(path, &before) != 0)
 	{
 		/* archived and removed meanwhile: nothing to do */
-		finish_claim(name, false, NULL, NULL);
+		finish_claim(name, false, NULL, NULL, NULL);
 		return true;
 	}
 
+	/* settings only change at the top of the loop, not during the push */
+	tbdr_walpush_settings_hash(settings);
 	ok = tbdr_walpusher_push(pusher, name, path, &res, &err);
 	if (ok && (stat(path, &after) != 0 ||
 			   after.st_size != before.st_size || after.st_ino != before.st_ino ||
@@ -621,7 +638,7 @@ push_one(TbdrWalPusher *pusher, const char *name, int failures)
 		ok = false;
 		tbdr_error_set(&err, TBDR_ERR_IO, "WAL file \"%s\" changed while it was stored", path);
 	}
-	finish_claim(name, ok, &before, &res);
+	finish_claim(name, ok, &before, &res, settings);
 	if (ok)
 	{
 		/*

@@ -7,8 +7,9 @@
  * With tbdr in shared_preload_libraries, tbdr.archive_parallel workers
  * ("tbdr wal pusher N") each scan pg_wal/archive_status for .ready files,
  * claim one in the shared table, store it, and record it there as stored
- * with the file's size, inode and modification time, only after the
- * repository acknowledged the whole, verified object.  The archive callback
+ * with the file's size, inode and modification time and a digest of the
+ * tbdr.* settings used, only after the repository acknowledged the whole,
+ * verified object.  The archive callback
  * then returns at once for that file (tbdr_prepush_begin), or stores it
  * itself when no worker has it (worker absent, behind, or failing).
  *

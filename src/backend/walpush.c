@@ -30,8 +30,8 @@ struct TbdrWalPusher
  * them.  Raw values (not tbdr_config_show, which masks secrets), hashed so
  * that no second copy of a secret is kept.
  */
-static void
-config_hash(unsigned char out[TBDR_SHA256_LEN])
+void
+tbdr_walpush_settings_hash(unsigned char out[TBDR_SHA256_LEN])
 {
 	TbdrDigest *d = tbdr_digest_create(TBDR_DIGEST_SHA256);
 
@@ -97,7 +97,7 @@ tbdr_walpusher_archive(TbdrWalPusher *p, TbdrError *err)
 	MemoryContext old;
 
 	/* A reload changed the settings: reopen with the new ones. */
-	config_hash(hash);
+	tbdr_walpush_settings_hash(hash);
 	if (p->wa && memcmp(hash, p->config_hash, sizeof(hash)) != 0)
 	{
 		ereport(LOG,

@@ -254,6 +254,23 @@ if ($rc == 0)
 }
 note "gaps: $gap_count segment(s) acknowledged without being stored";
 
+# --- a reload that changes the repository --------------------------------------------
+# Every segment completed after the reload must be in the new repository,
+# also those a worker had stored with the old settings just before.
+my $movedconf = write_conf('moved', s3_endpoint => $s3->endpoint, repository => "s3://$bucket/moved");
+$node->append_conf('postgresql.conf', "tbdr.repository = 's3://$bucket/moved'\n");
+$node->reload;
+$node->poll_query_until('postgres', 'SHOW tbdr.repository', "s3://$bucket/moved") or die;
+my @moved;
+push @moved, switch_segment($node) for 1 .. 4;
+wait_drained($node, 'after moving the repository');
+my %inmoved = map { $_ => 1 } @{ repo_segments($movedconf) };
+is(scalar(grep { !$inmoved{$_} } @moved), 0,
+	'after a reload that changes tbdr.repository, new segments go to the new one');
+$node->append_conf('postgresql.conf', "tbdr.repository = 's3://$bucket/main'\n");
+$node->reload;
+$node->poll_query_until('postgres', 'SHOW tbdr.repository', "s3://$bucket/main") or die;
+
 # --- archive_command = 'tbdr archive-push %p' ----------------------------------------
 my $cmdconf = write_conf('cmd', s3_endpoint => $s3->endpoint, repository => "s3://$bucket/cmd");
 my $cmdnode = PostgreSQL::Test::Cluster->new('cmd');
