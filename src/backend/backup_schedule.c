@@ -29,6 +29,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/procsignal.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -155,6 +156,15 @@ tbdr_schedule_main(Datum arg)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+
+	/*
+	 * The postmaster tells a worker's bgw_notify_pid that it started or
+	 * stopped with SIGUSR1, which a worker without a database connection
+	 * ignores by default: WaitForBackgroundWorkerStartup() in
+	 * tbdr_backup_launch() would then wait forever after the first
+	 * scheduled backup.  This handler sets the latch.
+	 */
+	pqsignal(SIGUSR1, procsignal_sigusr1_handler);
 	BackgroundWorkerUnblockSignals();
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "tbdr scheduler",

@@ -225,6 +225,38 @@ my $again = $json->decode($out);
 is($rc . ' ' . $again->{backups_deleted} . ' ' . $again->{wal_deleted}, '0 0 0',
 	'a second run deletes nothing');
 
+# --- tbdr lifecycle --print --------------------------------------------------------
+($rc, $out, $err) = tbdr('lifecycle', '--print', '-c', $conf);
+is($rc, 0, 'lifecycle --print succeeds') or diag $err;
+my $lc = $json->decode($out);
+my %rule = map { $_->{ID} => $_ } @{ $lc->{Rules} };
+my $largest_status = 0;
+for my $k (keys %$after)
+{
+	next unless $k =~ m{^backups/.*\.json$};
+	my ($size) = split / /, $after->{$k};
+	$largest_status = $size if $size > $largest_status;
+}
+my $glacier = $rule{'tbdr-backup-parts-glacier'};
+is($glacier->{Filter}{And}{Prefix}, 'main/backups/', 'GLACIER rule for the parts under the repository prefix');
+cmp_ok($glacier->{Filter}{And}{ObjectSizeGreaterThan}, '>', $largest_status,
+	'its size limit is above every status object (they stay instantly readable)');
+cmp_ok($glacier->{Transitions}[0]{Days}, '>', $days,
+	'GLACIER only after the retention window (the anchor stays instantly readable)');
+is($rule{'tbdr-backups-standard-ia'}{Transitions}[0]{StorageClass}, 'STANDARD_IA', 'IA rule for backups');
+cmp_ok($rule{'tbdr-wal-glacier'}{Filter}{And}{ObjectSizeGreaterThan}, '>=', 1024,
+	'WAL rule leaves history files (tiny) out');
+ok(!grep({ ($_->{Filter}{And}{Prefix} // $_->{Filter}{Prefix} // '') !~ m{^main/} } @{ $lc->{Rules} }),
+	'every rule is limited to the repository prefix');
+($rc, $out, $err) = tbdr('lifecycle', '--print', '--ia-days', '7', '--glacier-days', '5', '-c', $conf);
+is($rc, 1, 'GLACIER before IA is refused');
+($rc, $out, $err) = tbdr('lifecycle', '--print', '--ia-days', '7', '--glacier-days', '30',
+	'-c', $conf, '--set', 'retention_days=30');
+like($err, qr/AWS S3 refuses STANDARD_IA transitions before 30 days/, 'the 7-day IA plan gets AWS\'s limit as a warning');
+like($err, qr/inside the retention window of 30 days/, 'and GLACIER inside the window a warning');
+($rc, $out, $err) = tbdr('lifecycle', '-c', $conf);
+is($rc, 2, 'lifecycle without --print is a usage error');
+
 # --- the repository lock --------------------------------------------------------
 my $lockfile = "$tmp/lock.json";
 sub put_lock

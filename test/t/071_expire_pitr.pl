@@ -277,6 +277,24 @@ is($r->safe_psql('postgres', 'SELECT count(*) FROM pgbench_accounts'), '100000',
 	'and the pgbench data');
 $r->stop;
 
+# --- expiry runs after every scheduled backup --------------------------------------------
+$node->safe_psql('postgres', "ALTER SYSTEM SET tbdr.backup_schedule = '* * * * *'");
+$node->reload;
+# (the words are split so that the logged statement itself does not match)
+$node->poll_query_until('postgres',
+	"SELECT position('tbdr: expiry after ' || 'scheduled backup:' in pg_read_file('"
+	  . $node->logfile . "')) > 0")
+  or die 'no expiry after a scheduled backup within the poll timeout';
+$node->safe_psql('postgres', "ALTER SYSTEM SET tbdr.backup_schedule = ''");
+$node->reload;
+$log = slurp_file($node->logfile);
+my ($sched_line) = $log =~ /LOG:  (tbdr: expiry after scheduled backup: [^\n]*)/;
+ok($sched_line, 'the scheduled backup was followed by an expiry, logged in one line');
+note $sched_line // '';
+like($log, qr/tbdr: backup \d{8}T\d{6}Z started \(scheduled\)/, 'the scheduled backup logged its start');
+like($log, qr/tbdr: backup \d{8}T\d{6}Z complete in [\d.]+ s: \d+ bytes of data, \d+ bytes stored/,
+	'and its end with size and duration');
+
 $node->stop;
 $proxy->stop;
 done_testing();
