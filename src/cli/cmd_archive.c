@@ -231,6 +231,13 @@ start_prefetch(const TbdrConfig *cfg, TbdrWalSpool *sp, const char *name,
 			if (null > STDERR_FILENO)
 				close(null);
 		}
+
+		/*
+		 * Nor hold what the server's process had open (restore_command
+		 * inherits its descriptors) or the foreground's connections.
+		 */
+		for (int fd = STDERR_FILENO + 1; fd < 1024; fd++)
+			(void) close(fd);
 	}
 	for (int i = 1; i <= n; i++)
 	{
