@@ -307,6 +307,8 @@ $tl2->safe_psql('postgres', 'SELECT pg_sleep(0.3)');
 $tl2->safe_psql('postgres', "INSERT INTO markers (id) VALUES ('tl2_b')");
 my $commit_tl2b = $tl2->safe_psql('postgres',
 	"SELECT pg_xact_commit_timestamp(xmin) FROM markers WHERE id = 'tl2_b'");
+# object times have whole seconds: archive in a later second than the target
+$tl2->safe_psql('postgres', 'SELECT pg_sleep(1.1)');
 switch_and_wait($tl2);
 $tl2->stop;
 
