@@ -294,9 +294,10 @@ def wal_backlog_runs(env, segs, prefix, modes=None):
                     f'archived, expected {len(segs)}')
             sub = 'wal/' if mode.startswith('tbdr') else 'archive/'
             objs = list(env.s3.keys(f'{repo}/{sub}'))
-            stored = sum(size for _, size in objs)
-            # every segment must really be in this run's repository
-            names = {k.rsplit('/', 1)[-1][:24] for k, _ in objs}
+            # every segment must really be in this run's repository; the
+            # stored size counts exactly these segments
+            names = {k.rsplit('/', 1)[-1][:24]: size for k, size in objs}
+            stored = sum(names.get(x, 0) for x in segs)
             missing = [x for x in segs if x not in names]
             if missing:
                 raise L.BenchError(f'{mode}: {len(missing)} of {len(segs)} '

@@ -329,27 +329,28 @@ include_if_exists = 'tbdr.conf'
         the archiver runs with them (a changed archive_library restarts the
         archiver process)."""
         cur_library = self.sql('SHOW archive_library')
+        old_archiver = self.archiver_pid()
         command = command.replace("'", "''")
         self.sql(f"ALTER SYSTEM SET archive_library = '{library}'",
                  f"ALTER SYSTEM SET archive_command = '{command}'",
                  'SELECT pg_reload_conf()')
         if cur_library != library:
-            self.wait_archiver_restart()
+            self.wait_archiver_restart(old_archiver)
 
-    def wait_archiver_restart(self):
-        """After archive_library changed the archiver exits, and PostgreSQL
-        15's postmaster starts a new one only when its server loop wakes
-        (up to a minute later); a connection wakes it.  Wait for the new
-        archiver, so that no timing includes that gap."""
+    def wait_archiver_restart(self, old):
+        """After archive_library changed the archiver (old, its pid before
+        the change) exits; PostgreSQL 15 starts the next one at once, or,
+        within 10 s of the previous start, only when the postmaster's loop
+        wakes after that (up to a minute later; a connection wakes it).
+        Wait for the new archiver, so that no timing includes that gap."""
         deadline = time.monotonic() + 120
-        old = self.archiver_pid()
         while time.monotonic() < deadline:
-            run(['pg_isready', '-q', '-h', self.sock, '-p', str(self.port)],
-                check=False)
             pid = self.archiver_pid()
             if pid and pid != old:
                 time.sleep(0.5)         # let it load the archive module
                 return
+            run(['pg_isready', '-q', '-h', self.sock, '-p', str(self.port)],
+                check=False)
             time.sleep(0.2)
         raise BenchError('no new archiver process 120 s after archive_library '
                          'changed')
@@ -470,8 +471,14 @@ include_if_exists = 'tbdr.conf'
             self.sql('DROP TABLE IF EXISTS bench_md5wal',
                      'CREATE TABLE bench_md5wal (id int, t text)')
             args = ['-n', '-c', '2', '-j', '2', '-T', '7200', '-f', script]
-        self.pause_archiving()
+        # nothing ready from before: the backlog is exactly what follows
+        self.set_archiving('', 'true')
         self.sql('SELECT pg_switch_wal()')
+        deadline = time.monotonic() + 60
+        while self.ready_set() and time.monotonic() < deadline:
+            self.wake_archiver()
+            time.sleep(0.2)
+        self.pause_archiving()
         before = self.ready_set()
         log(f'  generating {n} WAL segments ({workload}), archiving paused')
         p = subprocess.Popen(self.pgbench_cmd(*args), stdout=subprocess.DEVNULL,
