@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@
 #include "core/repo.h"
 
 #define BACKUP_MESSAGE_LEN	1024
+#define BACKUP_NICE			10	/* see tbdr_backup_worker_main */
 
 typedef struct BackupShared
 {
@@ -790,6 +792,16 @@ tbdr_backup_worker_main(Datum arg)
 	SpinLockAcquire(&backup_shared->mutex);
 	backup_shared->pid = MyProcPid;
 	SpinLockRelease(&backup_shared->mutex);
+
+	/*
+	 * A backup is background work: where CPU is short it should yield to
+	 * the queries, not compete with them.  Lower this process's priority
+	 * before zstd starts its threads, which inherit it.  Without
+	 * contention it changes nothing.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, BACKUP_NICE) != 0)
+		ereport(DEBUG1,
+				(errmsg("tbdr: could not lower the backup worker's priority: %m")));
 
 	BackgroundWorkerInitializeConnection(tbdr_guc.database, NULL, 0);
 	t0 = GetCurrentTimestamp();
