@@ -277,6 +277,9 @@ def wal_backlog_runs(env, segs, prefix, modes=None):
                                      command=cmd or '')
             else:
                 conf = env.pgbr_conf(repo, archive_async=(mode == 'pgbr_async'))
+                # the async spool remembers the segments it pushed (.ok
+                # files) and would acknowledge them unpushed in the next run
+                env.reset_pgbr_spool()
                 env.pgbr(conf, 'stanza-create')
                 env.pg.set_archiving(library='',
                                      command=env.pgbr_archive_command(conf))
