@@ -248,7 +248,13 @@ keep_periods(Period p, int count, const Item *items, int n, int64 now,
 		if (!newest)
 			continue;
 		if (p == PERIOD_MONTH)
-			format_day(items[i].start, label, 8);	/* 2026-11 */
+		{
+			time_t		tt = (time_t) items[i].start;
+			struct tm	tm;
+
+			gmtime_r(&tt, &tm);
+			strftime(label, sizeof(label), "%Y-%m", &tm);	/* 2026-11 */
+		}
 		else if (p == PERIOD_WEEK)
 			format_day(period * 7 * SECS_PER_DAY - 3 * SECS_PER_DAY,
 					   label, sizeof(label));	/* its Monday */

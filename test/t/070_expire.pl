@@ -120,7 +120,7 @@ sub build_repo
 	return $r;
 }
 
-my $repo = build_repo('main', 62);
+my $repo = build_repo('main', 45);
 $repo->upload($s3, $bucket, 'main');
 my $conf = conf('main', repository => "s3://$bucket/main",
 	retention_days => $days, retention_policy => $policy);
@@ -269,9 +269,10 @@ sub put_lock
 	die "repo-put lock: $e" if $rc;
 }
 
-# make something to delete again: a new old backup
+# make something to delete again: a backup older than any rule keeps
+# (four months: beyond monthly=3)
 my $extra = TbdrTest::FakeRepo->new("$tmp/extra");
-$extra->backup(time => $now0 - 90 * 86400 - 99, wal_start => 3, wal_stop => 4);
+$extra->backup(time => $now0 - 120 * 86400 - 99, wal_start => 3, wal_stop => 4);
 $extra->upload($s3, $bucket, 'main');
 my $extra_id = ($extra->backups)[0]{id};
 
@@ -299,7 +300,7 @@ like($out, qr/deleted backup $extra_id/, 'and the expiry ran');
 my $proxy = TbdrTest::FaultProxy->start(target => $s3->endpoint);
 $extra->upload($s3, $bucket, 'main');
 my $extra2 = TbdrTest::FakeRepo->new("$tmp/extra2");
-$extra2->backup(time => $now0 - 80 * 86400 - 99, wal_start => 5, wal_stop => 6);
+$extra2->backup(time => $now0 - 110 * 86400 - 99, wal_start => 5, wal_stop => 6);
 $extra2->upload($s3, $bucket, 'main');
 my $pconf = conf('proxied', repository => "s3://$bucket/main",
 	s3_endpoint => $proxy->endpoint,

@@ -168,16 +168,19 @@ test_gfs(void)
 	is_int(p->nkeep, 20, "gfs: 20 kept");
 	is_int(p->ndelete, n - 20, "gfs: the rest deleted");
 	is_str(b[p->anchor].id, "20261129T020000Z", "gfs: anchor");
-	ok(contains(p->decisions[n - 1].reason, "daily 2026-11-30") &&
-	   contains(p->decisions[n - 1].reason, "weekly 2026-11-30") &&
-	   contains(p->decisions[n - 1].reason, "monthly 2026-11") &&
-	   contains(p->decisions[n - 1].reason, "inside the window"),
-	   "gfs: newest has every reason");
+	is_str(p->decisions[n - 1].reason,
+		   "newest complete backup, inside the window, daily 2026-11-30, weekly 2026-11-30, monthly 2026-11",
+		   "gfs: newest has every reason");
 	ok(contains(p->decisions[n - 2].reason, "weekly 2026-11-23"),
 	   "gfs: Sunday is its week's newest");
 	ok(contains(p->decisions[n - 9].reason, "weekly 2026-11-16"),
 	   "gfs: the 22nd keeps the week of the 16th");
 	ok(!contains(p->decisions[n - 9].reason, "daily"), "gfs: the 22nd is not daily");
+	{
+		int			k = 92;		/* 2025-12-31 */
+
+		is_str(p->decisions[k - 1].reason, "monthly 2025-12", "gfs: a monthly backup's reason names its month");
+	}
 
 	/* kept GFS backups keep their own WAL only */
 	ok(p->wal_delete, "gfs: WAL may be deleted");
