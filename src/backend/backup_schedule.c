@@ -8,12 +8,20 @@
  * faster.  A reload re-reads the schedule.  One backup at a time: a fire
  * time that finds a backup running is skipped with a log line.
  *
- * Catch-up (tbdr.backup_catchup): when the scheduler starts (server start,
- * or after a crash), it looks at the newest backup in the repository, in
- * any state; if the schedule had a fire time between that backup's start
- * and now, the server was down (or the backup could not run) then, and one
- * backup is taken at once.  With no backup at all in the repository nothing
- * was missed that can be known, so it waits for the next fire time.
+ * When the scheduler starts (server start, or after a crash) it lists the
+ * repository's backups, which fills the backup figures of tbdr_status()
+ * (monitor.h) so that "no recent backup" can be alerted on right after a
+ * restart.  A repository that cannot be read shows there as
+ * "unknown: <error>", and the listing is retried at every wake-up (at least
+ * once a minute, and right after a reload) until it works.  (Later
+ * listings are the expiries'; a changed tbdr.repository shows at the next.)
+ *
+ * Catch-up (tbdr.backup_catchup), decided on the first listing that works:
+ * it looks at the newest backup in the repository, in any state; if the
+ * schedule had a fire time between that backup's start and now, the server
+ * was down (or the backup could not run) then, and one backup is taken at
+ * once.  With no backup at all in the repository nothing was missed that
+ * can be known, so it waits for the next fire time.
  *
  * After each scheduled backup, tbdr_after_scheduled_backup (if set, e.g.
  * by retention) is called with the backup's id and whether it completed.
@@ -36,6 +44,7 @@
 
 #include "backend/backup.h"
 #include "backend/guc.h"
+#include "backend/monitor.h"
 #include "core/catalog.h"
 #include "core/cron.h"
 
@@ -111,39 +120,63 @@ scheduled_backup(const char *why)
 		tbdr_after_scheduled_backup(id, ok);
 }
 
-/* Was a fire time missed since the newest backup in the repository? */
-static bool
-missed_fire_time(const TbdrCron *cron)
+/*
+ * The repository's backups, or NULL when they cannot be read.  Either way
+ * the backup figures of tbdr_status() learn it (monitor.h), so that after a
+ * server start they are filled without waiting for a backup or an expiry,
+ * and a repository that cannot be read shows as "unknown: <error>".  The
+ * warning is logged once per distinct error, not at every retry.
+ */
+static TbdrBackupList *
+list_backups(void)
 {
+	static char warned[1024] = "";
 	TbdrError	err;
-	TbdrCatalog *cat;
-	TbdrBackupList *list;
-	bool		missed = false;
+	TbdrCatalog *cat = NULL;
+	TbdrBackupList *list = NULL;
 
 	tbdr_error_clear(&err);
-	cat = tbdr_catalog_open(&tbdr_guc, &err);
-	list = cat ? tbdr_catalog_list(cat, &err) : NULL;
-	if (list == NULL)
-		ereport(WARNING,
-				(errmsg("tbdr: backup catch-up: could not read the backups: %s",
-						err.message),
-				 err.hint[0] ? errhint("%s", err.hint) : 0));
-	else if (list->count > 0)
+	if (tbdr_guc.repository == NULL || tbdr_guc.repository[0] == '\0')
+		tbdr_error_set(&err, TBDR_ERR_CONFIG, "tbdr.repository is not set");
+	else
 	{
-		int64		newest;
-
-		if (tbdr_backup_id_parse(list->items[list->count - 1].id, &newest))
-		{
-			time_t		next = tbdr_cron_next(cron, (time_t) newest);
-
-			missed = next != (time_t) -1 && next <= time(NULL);
-		}
+		cat = tbdr_catalog_open(&tbdr_guc, &err);
+		list = cat ? tbdr_catalog_list(cat, &err) : NULL;
+		if (cat)
+			tbdr_catalog_close(cat);
 	}
+
 	if (list)
-		tbdr_backup_list_free(list);
-	if (cat)
-		tbdr_catalog_close(cat);
-	return missed;
+	{
+		tbdr_monitor_backups(list);
+		warned[0] = '\0';
+		return list;
+	}
+	tbdr_monitor_backups_unknown(err.message);
+	if (err.code != TBDR_ERR_CONFIG && strcmp(warned, err.message) != 0)
+	{
+		strlcpy(warned, err.message, sizeof(warned));
+		ereport(WARNING,
+				(errmsg("tbdr: could not read the backups in the repository: %s",
+						err.message),
+				 errdetail("Backup catch-up and the backup figures of tbdr_status() wait until it can be read; retried every minute."),
+				 err.hint[0] ? errhint("%s", err.hint) : 0));
+	}
+	return NULL;
+}
+
+/* Was a fire time missed since the newest backup in the repository? */
+static bool
+missed_fire_time(const TbdrCron *cron, const TbdrBackupList *list)
+{
+	int64		newest;
+	time_t		next;
+
+	if (list == NULL || list->count == 0 ||
+		!tbdr_backup_id_parse(list->items[list->count - 1].id, &newest))
+		return false;
+	next = tbdr_cron_next(cron, (time_t) newest);
+	return next != (time_t) -1 && next <= time(NULL);
 }
 
 void
@@ -153,6 +186,7 @@ tbdr_schedule_main(Datum arg)
 	TbdrCron	cron;
 	bool		enabled;
 	time_t		next = (time_t) -1;
+	bool		listed = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -172,15 +206,38 @@ tbdr_schedule_main(Datum arg)
 	MemoryContextSwitchTo(cxt);
 
 	enabled = current_schedule(&cron);
-	if (enabled && tbdr_guc.backup_catchup && missed_fire_time(&cron))
-		scheduled_backup("catch-up");
 	if (enabled)
 		next = tbdr_cron_next(&cron, time(NULL));
 
 	for (;;)
 	{
-		time_t		now = time(NULL);
+		time_t		now;
 		long		timeout_ms = 60000L;
+
+		/*
+		 * Until the repository could be listed once: fill the backup figures
+		 * of tbdr_status(), and decide the catch-up.
+		 */
+		if (!listed)
+		{
+			TbdrBackupList *list = list_backups();
+
+			if (list)
+			{
+				bool		missed = enabled && tbdr_guc.backup_catchup &&
+					missed_fire_time(&cron, list);
+
+				tbdr_backup_list_free(list);
+				listed = true;
+				if (missed)
+				{
+					scheduled_backup("catch-up");
+					next = tbdr_cron_next(&cron, time(NULL));
+				}
+			}
+		}
+
+		now = time(NULL);
 
 		if (enabled && next != (time_t) -1 && now >= next)
 		{

@@ -26,7 +26,7 @@ typedef struct TbdrMonitorShared
 	slock_t		mutex;
 	bool		backups_known;	/* a listing or a finished backup was seen */
 	char		last_id[TBDR_BACKUP_ID_LEN + 1];
-	char		last_status[16];
+	char		last_status[512];	/* or "unknown: <why>" while not known */
 	int64		last_bytes;
 	bool		have_success;
 	TimestampTz last_success_time;
@@ -132,7 +132,10 @@ tbdr_monitor_backups(const TbdrBackupList *list)
 		mon->last_bytes = last->header ? last->header->stored_bytes : 0;
 	}
 	else
+	{
 		mon->last_id[0] = '\0';
+		mon->last_status[0] = '\0';
+	}
 	mon->have_success = success != NULL;
 	if (success)
 	{
@@ -143,6 +146,18 @@ tbdr_monitor_backups(const TbdrBackupList *list)
 		mon->last_success_bytes = success->header->stored_bytes;
 	}
 	mon->median_bytes = median;
+	SpinLockRelease(&mon->mutex);
+}
+
+void
+tbdr_monitor_backups_unknown(const char *why)
+{
+	if (mon == NULL)
+		return;
+	SpinLockAcquire(&mon->mutex);
+	/* a listing or a finished backup may have filled them meanwhile */
+	if (!mon->backups_known)
+		snprintf(mon->last_status, sizeof(mon->last_status), "unknown: %s", why);
 	SpinLockRelease(&mon->mutex);
 }
 
@@ -251,8 +266,12 @@ tbdr_monitor_status_columns(Datum *values, bool *nulls, int i,
 	/* recent_backup_median_bytes */
 	nulls[i] = m.median_bytes == 0;
 	values[i++] = Int64GetDatum(m.median_bytes);
-	/* last_backup_id, last_backup_status, last_backup_bytes */
-	nulls[i] = nulls[i + 1] = nulls[i + 2] = m.last_id[0] == '\0';
+	/*
+	 * last_backup_id, last_backup_status, last_backup_bytes; the status alone
+	 * says "unknown: <why>" while the repository could not be read.
+	 */
+	nulls[i] = nulls[i + 2] = m.last_id[0] == '\0';
+	nulls[i + 1] = m.last_status[0] == '\0';
 	values[i++] = CStringGetTextDatum(m.last_id);
 	values[i++] = CStringGetTextDatum(m.last_status);
 	values[i++] = Int64GetDatum(m.last_bytes);

@@ -4,12 +4,15 @@
  *	  shown as the last columns of tbdr_status() (see monitoring/ and
  *	  docs/MONITORING.md for the exporter queries and alerts built on them).
  *
- * Backup figures come from the repository (the truth): every catalog
+ * Backup figures come from the repository (the truth): the scheduler
+ * worker lists it when it starts (and retries on each wake-up until that
+ * worked), every catalog
  * listing the server makes for an expiry (after each scheduled backup, and
  * on tbdr_expire(), dry run included) refreshes them, and the backup worker
- * may report a finished backup at once.  Until one of those happened since
- * the server started they are NULL ("unknown"); a repository without any
- * complete backup shows last_successful_backup_time -infinity.
+ * may report a finished backup at once.  Until one of those worked since
+ * the server started they are NULL, and last_backup_status says
+ * "unknown: <why>" once a listing failed; a repository without any complete
+ * backup shows last_successful_backup_time -infinity.
  *
  * Needs tbdr in shared_preload_libraries; without it the record functions
  * do nothing.
@@ -33,6 +36,12 @@ extern void tbdr_monitor_init(void);
  * complete one and the median size of up to 7 complete ones before it.
  */
 extern void tbdr_monitor_backups(const TbdrBackupList *list);
+
+/*
+ * The repository could not be listed: while no figures are known,
+ * last_backup_status shows "unknown: <why>" (why: the error, one line).
+ */
+extern void tbdr_monitor_backups_unknown(const char *why);
 
 /* A backup finished in this server (stored_bytes of a complete one). */
 extern void tbdr_monitor_backup_finished(const char *id, bool ok,

@@ -4,7 +4,12 @@
 # values, once in the situation the alert guards (it must fire) and once
 # in a normal one (it must not):
 #  - TbdrNoRecentBackup: newest complete backup 2 days old; a repository
-#    without any complete backup; vs. one an hour old;
+#    without any complete backup (also right after the start, before any
+#    expiry); vs. one an hour old, also right after a restart (the scheduler
+#    fills the figures from the repository; while S3 cannot be read they say
+#    "unknown: ..." and are filled once it can);
+#  - TbdrBackupStatusUnknown: the repository unreadable since the start;
+#    vs. readable;
 #  - TbdrBackupSizeAnomaly: newest backup a tenth of the median of the
 #    recent ones; vs. about the median;
 #  - TbdrArchivingFailing and TbdrArchiveLagging: S3 answering 503 to every
@@ -56,7 +61,7 @@ sub yaml_file
 my $queries = yaml_file("$root/monitoring/postgres_exporter_queries.yaml");
 my $rules = yaml_file("$root/monitoring/prometheus_alerts.yml");
 my %alert = map { $_->{alert} => $_ } @{ $rules->{groups}[0]{rules} };
-ok(scalar(keys %alert) >= 5, 'alert rules read: ' . join(', ', sort keys %alert));
+ok(scalar(keys %alert) >= 6, 'alert rules read: ' . join(', ', sort keys %alert));
 
 # --- the cluster ----------------------------------------------------------------
 my %base = (
@@ -156,9 +161,16 @@ sub fake_repo
 	$r->upload($s3, $bucket, $prefix);
 }
 
+# Right after the start the scheduler worker lists the (empty) repository:
+# no complete backup at all, so the alert fires without waiting for an expiry.
+$node->poll_query_until('postgres',
+	'SELECT last_successful_backup_time IS NOT NULL FROM tbdr_status()')
+  or die 'backup figures not filled after the start';
 my $now = time;
 my $m = metrics();
-is(firing('TbdrNoRecentBackup', $m), 0, 'NoRecentBackup does not fire while unknown (just started)');
+is($m->{tbdr_backup_seconds_since_last_success}, 'Infinity',
+	'just started, empty repository: +Inf without any expiry');
+is(firing('TbdrNoRecentBackup', $m), 1, 'TbdrNoRecentBackup fires right after the start');
 
 # --- no successful backup in 24 hours ---------------------------------------------
 fake_repo('old', [ $now - 2 * 86400, 1000 ]);
@@ -186,6 +198,52 @@ $m = metrics();
 cmp_ok($m->{tbdr_backup_seconds_since_last_success}, '<', 86400, 'newest backup an hour old');
 is(firing('TbdrNoRecentBackup', $m), 0, 'TbdrNoRecentBackup does not fire');
 is($m->{tbdr_backup_last_failed}, 0, 'last_failed = 0');
+
+# --- after a restart: filled from the repository, no expiry or backup needed ------
+# First with the backups unreadable at the start (every GET of backups/
+# answered 503; not WAL, whose archiving must not fail here): the status says
+# so instead of a silent NULL; the scheduler retries on its next wake-up (at
+# most a minute) and fills the figures once S3 answers.
+my $fresh_stop = $now - 3600 + 600;		# FakeRepo: stop = start + 600 s
+
+# Once the scheduler filled them (polled: no fixed sleep): the newest
+# complete backup's stop time (epoch), its size, the newest backup's status,
+# and whether no expiry ran (so that they came from the start's listing).
+sub backup_figures
+{
+	my ($what) = @_;
+	$node->poll_query_until('postgres',
+		'SELECT last_successful_backup_time IS NOT NULL FROM tbdr_status()')
+	  or die "backup figures not filled $what";
+	return $node->safe_psql('postgres',
+		'SELECT extract(epoch FROM last_successful_backup_time)::bigint, '
+		  . 'last_successful_backup_bytes, last_backup_status, '
+		  . 'last_expiry_time IS NULL FROM tbdr_status()');
+}
+$proxy->inject(mode => 'status', status => 503, s3_code => 'ServiceUnavailable',
+	duration => 3600, method => 'GET', path_regex => 'backups');
+$node->restart;
+$node->poll_query_until('postgres',
+	"SELECT last_backup_status LIKE 'unknown: %' FROM tbdr_status()")
+  or die 'an unreadable repository is not shown after the start';
+my $st = $node->safe_psql('postgres',
+	'SELECT last_successful_backup_time IS NULL, last_backup_status FROM tbdr_status()');
+like($st, qr/^t\|unknown: .+/, "repository unreadable at the start: $st");
+$m = metrics();
+is($m->{tbdr_backup_last_failed}, undef, 'last_failed unknown (not "failed") while unreadable');
+is(firing('TbdrBackupStatusUnknown', $m), 1, 'TbdrBackupStatusUnknown fires while unreadable');
+$proxy->clear;
+is(backup_figures('after S3 came back'), "$fresh_stop|1000|complete|t",
+	'after S3 came back: the newest backup\'s stop time and size, no expiry ran');
+
+# Then a plain restart: filled at once from the listing at the start.
+$node->restart;
+is(backup_figures('after the restart'), "$fresh_stop|1000|complete|t",
+	'after a restart: the newest backup\'s stop time and size, no expiry ran');
+$m = metrics();
+cmp_ok($m->{tbdr_backup_seconds_since_last_success}, '<', 86400, 'after a restart: newest backup under a day old');
+is(firing('TbdrNoRecentBackup', $m), 0, 'TbdrNoRecentBackup does not fire after a restart with a recent backup');
+is(firing('TbdrBackupStatusUnknown', $m), 0, 'TbdrBackupStatusUnknown does not fire');
 
 # --- backup size anomaly -----------------------------------------------------------
 my @usual = map { [ $now - (9 - $_) * 86400 - 3600, 1_000_000 + 1000 * $_ ] } 0 .. 7;
