@@ -45,7 +45,7 @@ def env_int(name, default):
 QUICK = bool(os.environ.get('BENCH_QUICK'))
 FULL = bool(os.environ.get('BENCH_FULL'))
 REPS = env_int('BENCH_REPS', 1 if QUICK else 3)
-WAL_SEGMENTS = env_int('BENCH_WAL_SEGMENTS', 16 if QUICK else 128)
+WAL_SEGMENTS = env_int('BENCH_WAL_SEGMENTS', 8 if QUICK else 128)
 SCALE = env_int('BENCH_SCALE', 5 if QUICK else 100)
 OBJECT_MB = env_int('BENCH_OBJECT_MB', 64 if QUICK else 1024)
 MD5_MB = env_int('BENCH_MD5_MB', 16 if QUICK else 1024)
