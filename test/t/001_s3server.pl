@@ -166,6 +166,6 @@ $s3->stop;
 ok(!kill(0, $server_pid), 'server stopped');
 ok(!kill(0, $proxy_pid), 'proxy stopped');
 ok(!-e $s3->dir . '/server.pid', 'server removed its pid file');
-cmp_ok(Time::HiRes::time - $t0, '<', 60, 'the whole test took under a minute');
+note(sprintf('the whole test took %.1f s', Time::HiRes::time - $t0));   # a measurement, never an assertion: the machine is shared
 
 done_testing();
