@@ -364,7 +364,7 @@ fsync_parent(const char *path, TbdrError *err)
 
 bool
 tbdr_wal_fetch(TbdrWalArchive *wa, const char *name, const char *dest,
-			   uint64 *bytes, TbdrError *err)
+			   bool durable, uint64 *bytes, TbdrError *err)
 {
 	char	   *key;
 	char	   *tmp;
@@ -406,7 +406,7 @@ tbdr_wal_fetch(TbdrWalArchive *wa, const char *name, const char *dest,
 	}
 	if (bytes)
 		*bytes = tbdr_codec_sink_stats(sink)->plain_bytes;
-	if (fsync(fd) != 0)
+	if (durable && fsync(fd) != 0)
 	{
 		tbdr_error_errno(err, "could not fsync \"%s\"", tmp);
 		goto done;
@@ -423,7 +423,7 @@ tbdr_wal_fetch(TbdrWalArchive *wa, const char *name, const char *dest,
 		tbdr_error_errno(err, "could not rename \"%s\" to \"%s\"", tmp, dest);
 		goto done;
 	}
-	if (!fsync_parent(dest, err))
+	if (durable && !fsync_parent(dest, err))
 		goto done;
 	ok = true;
 

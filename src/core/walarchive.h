@@ -71,11 +71,15 @@ extern bool tbdr_wal_push(TbdrWalArchive *wa, const char *path,
 						  TbdrError *err);
 
 /*
- * Fetch WAL file name into dest (replaced if it exists).  *bytes (may be
- * NULL) receives the plaintext size.
+ * Fetch WAL file name into dest (replaced if it exists; it appears only
+ * complete and verified, by a rename).  *bytes (may be NULL) receives the
+ * plaintext size.  durable: fsync the file and its directory before
+ * returning; callers that hand dest straight to PostgreSQL's
+ * restore_command pass false (see cmd_archive.c), the spool passes true.
  */
 extern bool tbdr_wal_fetch(TbdrWalArchive *wa, const char *name,
-						   const char *dest, uint64 *bytes, TbdrError *err);
+						   const char *dest, bool durable, uint64 *bytes,
+						   TbdrError *err);
 
 /*
  * Record in the repository that WAL segment name was acknowledged without
