@@ -21,6 +21,7 @@ use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TbdrTest::Data;
 use TbdrTest::S3Server;
 use TbdrTest::Wal;
 
@@ -217,16 +218,7 @@ ok($rc == 0 && compare("$tmp/real", "$pgwal/$next") == 0,
 	'after that the real segment is archived');
 
 # --- encryption ----------------------------------------------------------------
-sub write_key
-{
-	my ($name, $hex) = @_;
-	my $path = "$tmp/$name";
-	open(my $kf, '>', $path) or die;
-	print $kf "$hex\n";
-	close $kf;
-	chmod 0600, $path;
-	return $path;
-}
+sub write_key { return TbdrTest::Data::key_file("$tmp/$_[0]", $_[1]) }
 my $key1 = write_key('key1', 'a1' x 32);
 my $key2 = write_key('key2', 'b2' x 32);
 $node->append_conf('postgresql.conf', "tbdr.encryption_key_file = '$key1'\n");

@@ -30,7 +30,9 @@ use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TbdrTest::Data;
 use TbdrTest::S3Server;
+use TbdrTest::Wal;
 
 my $root = "$FindBin::RealBin/../..";
 my $tbdr = $ENV{TBDR_BIN} || "$root/build/tbdr";
@@ -56,22 +58,9 @@ my %base = (
 	backup_schedule => '',
 	backup_part_size => 1);
 
-sub conf_lines
-{
-	my (%s) = @_;
-	my %c = (%base, %s);
-	return join('', map { "tbdr.$_ = '$c{$_}'\n" } sort keys %c);
-}
-
-sub write_conf
-{
-	my ($name, %s) = @_;
-	my $path = "$tmp/$name.conf";
-	open(my $fh, '>', $path) or die "open $path: $!";
-	print $fh conf_lines(%s);
-	close $fh or die;
-	return $path;
-}
+my $w = TbdrTest::Wal->new(tbdr => $tbdr, tmp => $tmp, settings => \%base);
+sub conf_lines { return $w->conf_lines(@_) }
+sub write_conf { return $w->write_conf(@_) }
 
 # Run tbdr; returns (exit code, stdout, stderr).
 sub tbdr
@@ -449,16 +438,7 @@ is(markers_of($stale), 'm1,m2,m3,m4,m5,m6,m7,m8', 'the delta-restored server has
 $stale->stop;
 
 # --- an encrypted repository ---------------------------------------------------------------------
-sub write_key
-{
-	my ($name, $hex) = @_;
-	my $path = "$tmp/$name";
-	open(my $kf, '>', $path) or die;
-	print $kf "$hex\n";
-	close $kf;
-	chmod 0600, $path;
-	return $path;
-}
+sub write_key { return TbdrTest::Data::key_file("$tmp/$_[0]", $_[1]) }
 my $key1 = write_key('key1', 'c3' x 32);
 my $key2 = write_key('key2', 'd4' x 32);
 $node->append_conf('postgresql.conf',

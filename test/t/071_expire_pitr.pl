@@ -25,6 +25,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use TbdrTest::S3Server;
 use TbdrTest::FaultProxy;
+use TbdrTest::Wal;
 
 my $root = "$FindBin::RealBin/../..";
 my $tbdr = $ENV{TBDR_BIN} || "$root/build/tbdr";
@@ -51,22 +52,9 @@ my %base = (
 	backup_part_size => 1,
 	retention_days => 7);
 
-sub conf_lines
-{
-	my (%s) = @_;
-	my %c = (%base, %s);
-	return join('', map { "tbdr.$_ = '$c{$_}'\n" } sort keys %c);
-}
-
-sub write_conf
-{
-	my ($name, %s) = @_;
-	my $path = "$tmp/$name.conf";
-	open(my $fh, '>', $path) or die;
-	print $fh conf_lines(%s);
-	close $fh or die;
-	return $path;
-}
+my $w = TbdrTest::Wal->new(tbdr => $tbdr, tmp => $tmp, settings => \%base);
+sub conf_lines { return $w->conf_lines(@_) }
+sub write_conf { return $w->write_conf(@_) }
 
 sub tbdr
 {

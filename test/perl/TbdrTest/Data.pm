@@ -13,6 +13,7 @@ TbdrTest::Data - test data files for tbdr's TAP tests
 
   my $path = TbdrTest::Data::random_file("$dir/big", 100 * 1024 * 1024);
   my $hex = TbdrTest::Data::sha256_file($path);
+  my $key = TbdrTest::Data::key_file("$dir/key", 'a1' x 32);
 
 =head1 DESCRIPTION
 
@@ -46,6 +47,17 @@ sub random_file
 	}
 	close $fh or die "$path: $!";
 	close $in;
+	return $path;
+}
+
+# An encryption key file (64 hex digits, mode 0600) at path; returns path.
+sub key_file
+{
+	my ($path, $hex) = @_;
+	open(my $kf, '>', $path) or die "$path: $!";
+	print $kf "$hex\n";
+	close $kf or die "$path: $!";
+	chmod 0600, $path or die "$path: $!";
 	return $path;
 }
 
