@@ -14,7 +14,8 @@
  * by an earlier interruption as failed and removes their partial objects
  * and multipart uploads (catalog.h); pg_backup_start() through SPI (fast
  * checkpoint); started.json; the data directory and tablespaces as parts
- * (core/backup.h); global/pg_control read last; pg_backup_stop() without
+ * (core/backup.h), stored concurrently by backup writer workers
+ * (backup_writers.h); global/pg_control read last; pg_backup_stop() without
  * waiting for archiving; a final part with backup_label, tablespace_map and
  * pg_control; then waits until every WAL segment from the start to the stop
  * segment is in the repository (tbdr.backup_archive_timeout); only then
@@ -25,6 +26,15 @@
 #define TBDR_BACKEND_BACKUP_H
 
 #include "core/manifest.h"
+
+/*
+ * Nice value of the backup's processes: a backup is background work; where
+ * CPU is short it should yield to the queries, not compete with them.
+ */
+#define TBDR_BACKUP_NICE	10
+
+/* ereport(ERROR) of a core error of a backup, with its hint. */
+extern void tbdr_backup_raise_error(TbdrError *err) pg_attribute_noreturn();
 
 /* From _PG_init: shared memory hooks and the scheduler (preloading only). */
 extern void tbdr_backup_init(void);

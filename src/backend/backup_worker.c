@@ -41,6 +41,7 @@
 #include "utils/timestamp.h"
 
 #include "backend/backup.h"
+#include "backend/backup_writers.h"
 #include "backend/guc.h"
 #include "backend/monitor.h"
 #include "core/backup.h"
@@ -49,7 +50,6 @@
 #include "core/repo.h"
 
 #define BACKUP_MESSAGE_LEN	1024
-#define BACKUP_NICE			10	/* see tbdr_backup_worker_main */
 
 typedef struct BackupShared
 {
@@ -334,6 +334,8 @@ typedef struct BackupRun
 	unsigned char key[TBDR_KEY_LEN];
 	bool		started_written;
 	bool		backup_started;
+	TbdrBackupWriters *writers; /* while other processes store parts */
+	int			nwriters;		/* writer processes besides this one */
 	int64		bytes_before;	/* of finished parts, for progress */
 	TimestampTz t_copy;			/* phases, for the log line at the end */
 	TimestampTz t_stop;
@@ -342,9 +344,8 @@ typedef struct BackupRun
 
 static BackupRun *run = NULL;
 
-/* ereport(ERROR) of a core error, with its hint. */
-static void
-raise_error(TbdrError *err)
+void
+tbdr_backup_raise_error(TbdrError *err)
 {
 	char	   *line = tbdr_error_format(err);
 
@@ -367,6 +368,15 @@ run_progress(void *arg, int64 bytes)
 
 	SpinLockAcquire(&backup_shared->mutex);
 	backup_shared->bytes_done = r->bytes_before + bytes;
+	SpinLockRelease(&backup_shared->mutex);
+}
+
+static void
+writers_progress(void *arg, int64 bytes, int parts_done)
+{
+	SpinLockAcquire(&backup_shared->mutex);
+	backup_shared->bytes_done = bytes;
+	backup_shared->parts_done = parts_done;
 	SpinLockRelease(&backup_shared->mutex);
 }
 
@@ -442,7 +452,7 @@ clean_earlier_backups(BackupRun *r)
 	tbdr_error_clear(&err);
 	list = tbdr_catalog_list(r->cat, &err);
 	if (list == NULL)
-		raise_error(&err);
+		tbdr_backup_raise_error(&err);
 	for (int i = 0; i < list->count; i++)
 	{
 		TbdrBackupInfo *b = &list->items[i];
@@ -456,7 +466,7 @@ clean_earlier_backups(BackupRun *r)
 			if (!tbdr_catalog_fail_interrupted(r->cat, b->id,
 											   "interrupted: the backup did not finish (server stopped or crashed during it)",
 											   &removed, &err))
-				raise_error(&err);
+				tbdr_backup_raise_error(&err);
 			ereport(LOG,
 					(errmsg("tbdr: backup %s was interrupted; marked failed, %d partial objects and uploads removed",
 							b->id, removed)));
@@ -464,7 +474,7 @@ clean_earlier_backups(BackupRun *r)
 		else if (b->state == TBDR_BACKUP_FAILED && b->nobjects > status_objects)
 		{
 			if (!tbdr_catalog_remove_partial(r->cat, b->id, &removed, &err))
-				raise_error(&err);
+				tbdr_backup_raise_error(&err);
 		}
 		removed_total += removed;
 	}
@@ -473,7 +483,7 @@ clean_earlier_backups(BackupRun *r)
 	/* uploads of failed backups whose parts never appeared */
 	if (!tbdr_storage_cleanup_uploads(tbdr_catalog_storage(r->cat),
 									  TBDR_REPO_BACKUP_PREFIX, &removed_total, &err))
-		raise_error(&err);
+		tbdr_backup_raise_error(&err);
 }
 
 /* Wait until every segment from wal_start to wal_stop is in the repository. */
@@ -496,7 +506,7 @@ wait_for_wal(BackupRun *r, TimeLineID tli, XLogSegNo first, XLogSegNo last)
 			int			found;
 
 			if (key == NULL)
-				raise_error(&err);
+				tbdr_backup_raise_error(&err);
 			/* a failing check is retried like a missing segment */
 			tbdr_error_clear(&err);
 			found = tbdr_storage_head(st, key, NULL, &err);
@@ -563,7 +573,7 @@ store_part(BackupRun *r, TbdrBackupOptions *o, TbdrBackupPlan *plan, int part)
 			ereport(ERROR,
 					(errcode(ERRCODE_ADMIN_SHUTDOWN),
 					 errmsg("backup cancelled: the server is shutting down")));
-		raise_error(&err);
+		tbdr_backup_raise_error(&err);
 	}
 	r->bytes_before += tbdr_backup_part_bytes(plan, part);
 	SpinLockAcquire(&backup_shared->mutex);
@@ -597,23 +607,24 @@ take_backup(BackupRun *r)
 	tbdr_guc_copy(&r->cfg);
 	r->cat = tbdr_catalog_open(&r->cfg, &err);
 	if (r->cat == NULL)
-		raise_error(&err);
+		tbdr_backup_raise_error(&err);
 	if (!tbdr_repo_check_identity(tbdr_catalog_storage(r->cat),
 								  GetSystemIdentifier(), PG_VERSION_NUM / 10000,
 								  true, &err))
-		raise_error(&err);
+		tbdr_backup_raise_error(&err);
 
 	memset(&r->codec, 0, sizeof(r->codec));
 	r->codec.compression = (TbdrCompression) r->cfg.compression;
 	r->codec.level = r->cfg.compression_level;
+	/* with more than one process, each compresses in a thread of its own */
 	r->codec.workers = (r->cfg.compression != TBDR_COMPRESS_NONE &&
-						r->cfg.backup_parallel > 1) ? r->cfg.backup_parallel : 0;
+						r->cfg.backup_parallel > 1) ? 1 : 0;
 	if (r->cfg.encryption_key_file[0] != '\0')
 	{
 		if (!tbdr_key_load(r->cfg.encryption_key_file, r->key, &err))
 		{
 			tbdr_error_prefix(&err, "tbdr.encryption_key_file: ");
-			raise_error(&err);
+			tbdr_backup_raise_error(&err);
 		}
 		r->codec.key = r->key;
 		have_key = true;
@@ -647,7 +658,7 @@ take_backup(BackupRun *r)
 	r->m->encryption = pstrdup(have_key ? "aes-256-gcm" : "none");
 	r->m->key_fingerprint = have_key ? pstrdup(fp) : NULL;
 	if (!tbdr_catalog_write_status(r->cat, r->m, &err))
-		raise_error(&err);
+		tbdr_backup_raise_error(&err);
 	r->started_written = true;
 	ereport(LOG,
 			(errmsg("tbdr: backup %s started%s at %X/%X", r->id,
@@ -658,7 +669,7 @@ take_backup(BackupRun *r)
 	set_phase("listing files");
 	plan = tbdr_backup_plan_create();
 	if (!tbdr_backup_plan_walk(plan, DataDir, r->m, &err))
-		raise_error(&err);
+		tbdr_backup_raise_error(&err);
 	tbdr_backup_plan_split(plan, (int64) r->cfg.backup_part_size * 1024 * 1024);
 	final_part = plan->nparts + 1;
 	SpinLockAcquire(&backup_shared->mutex);
@@ -672,14 +683,21 @@ take_backup(BackupRun *r)
 	o.backup_id = r->id;
 	o.verify_checksums = DataChecksumsEnabled();
 	o.start_lsn = start_lsn;
+	o.max_rate = (int64) r->cfg.backup_max_rate * 1024 * 1024;
 	o.cancel = run_cancel;
 	o.progress = run_progress;
 	o.cb_arg = r;
 
 	set_phase("copying files");
 	r->t_copy = GetCurrentTimestamp();
+	r->writers = tbdr_backup_writers_start(r->id, plan,
+										   Min(r->cfg.backup_parallel, plan->nparts),
+										   &o, have_key ? fp : NULL);
+	r->nwriters = tbdr_backup_writers_count(r->writers);
+	tbdr_backup_writers_run(r->writers, plan, &o, r->m, writers_progress, r);
+	r->writers = NULL;
 	for (int part = 1; part <= plan->nparts; part++)
-		store_part(r, &o, plan, part);
+		r->bytes_before += tbdr_backup_part_bytes(plan, part);
 
 	/* pg_control last, before the backup ends */
 	control = read_small_file(XLOG_CONTROL_FILE, &control_len);
@@ -717,7 +735,7 @@ take_backup(BackupRun *r)
 	pfree(r->m->status);
 	r->m->status = pstrdup("complete");
 	if (!tbdr_catalog_write_status(r->cat, r->m, &err))
-		raise_error(&err);
+		tbdr_backup_raise_error(&err);
 	tbdr_backup_plan_free(plan);
 }
 
@@ -799,7 +817,7 @@ tbdr_backup_worker_main(Datum arg)
 	 * before zstd starts its threads, which inherit it.  Without
 	 * contention it changes nothing.
 	 */
-	if (setpriority(PRIO_PROCESS, 0, BACKUP_NICE) != 0)
+	if (setpriority(PRIO_PROCESS, 0, TBDR_BACKUP_NICE) != 0)
 		ereport(DEBUG1,
 				(errmsg("tbdr: could not lower the backup worker's priority: %m")));
 
@@ -831,10 +849,11 @@ tbdr_backup_worker_main(Datum arg)
 					 errmsg("tbdr: backup %s: %s", run->id, message)));
 		}
 		ereport(LOG,
-				(errmsg("tbdr: backup %s complete in %ld.%03d s: %lld bytes of data, %lld bytes stored, %d parts, WAL %s to %s",
+				(errmsg("tbdr: backup %s complete in %ld.%03d s: %lld bytes of data, %lld bytes stored, %d parts (by %d processes), WAL %s to %s",
 						run->id, secs, usecs / 1000,
 						(long long) run->m->database_bytes,
 						(long long) run->m->stored_bytes, run->m->nparts,
+						run->nwriters + 1,
 						run->m->wal_start, run->m->wal_stop),
 				 errdetail("start %.1f s, copy %.1f s, stop and last part %.1f s, WAL wait %.1f s",
 						   (double) (run->t_copy - t0) / 1e6,
@@ -852,6 +871,9 @@ tbdr_backup_worker_main(Datum arg)
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
+		/* no upload of this backup may outlive the cleanup below */
+		tbdr_backup_writers_stop(run->writers);
+		run->writers = NULL;
 		ereport(LOG,
 				(errmsg("tbdr: backup %s failed: %s", run->id, edata->message),
 				 edata->hint ? errhint("%s", edata->hint) : 0));

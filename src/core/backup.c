@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage/bufpage.h"
@@ -519,6 +520,126 @@ tbdr_backup_part_bytes(const TbdrBackupPlan *plan, int part)
 }
 
 /* ---------------------------------------------------------------------
+ * Handing a plan to another process
+ * ---------------------------------------------------------------------
+ */
+
+static void
+put_bytes(StringInfo out, const void *v, size_t len)
+{
+	appendBinaryStringInfo(out, (const char *) v, (int) len);
+}
+
+/* A string as its length (-1 = NULL) and its bytes. */
+static void
+put_string(StringInfo out, const char *v, int64 len)
+{
+	int64		n = v ? len : -1;
+
+	put_bytes(out, &n, sizeof(n));
+	if (v)
+		put_bytes(out, v, len);
+}
+
+void
+tbdr_backup_plan_serialize(const TbdrBackupPlan *plan, StringInfo out)
+{
+	put_bytes(out, &plan->nentries, sizeof(plan->nentries));
+	for (int i = 0; i < plan->nentries; i++)
+	{
+		const TbdrBackupEntry *e = &plan->entries[i];
+		int32		ints[4] = {(int32) e->type, e->mode, e->check_pages, e->part};
+		int64		longs[3] = {e->size, e->mtime, e->first_block};
+
+		put_bytes(out, ints, sizeof(ints));
+		put_bytes(out, longs, sizeof(longs));
+		put_string(out, e->path, strlen(e->path));
+		put_string(out, e->source, e->source ? strlen(e->source) : 0);
+		put_string(out, e->data, e->size);
+	}
+}
+
+typedef struct PlanReader
+{
+	const char *p;
+	const char *end;
+} PlanReader;
+
+static bool
+get_bytes(PlanReader *r, void *v, size_t len)
+{
+	if ((size_t) (r->end - r->p) < len)
+		return false;
+	memcpy(v, r->p, len);
+	r->p += len;
+	return true;
+}
+
+static bool
+get_string(PlanReader *r, char **v)
+{
+	int64		n;
+
+	*v = NULL;
+	if (!get_bytes(r, &n, sizeof(n)))
+		return false;
+	if (n < 0)
+		return true;
+	if (n > r->end - r->p)
+		return false;
+	*v = palloc(n + 1);
+	memcpy(*v, r->p, n);
+	(*v)[n] = '\0';
+	r->p += n;
+	return true;
+}
+
+TbdrBackupPlan *
+tbdr_backup_plan_deserialize(const char *buf, size_t len, TbdrError *err)
+{
+	TbdrBackupPlan *plan = tbdr_backup_plan_create();
+	PlanReader	r = {buf, buf + len};
+	int			n;
+
+	if (!get_bytes(&r, &n, sizeof(n)) || n < 0)
+		goto bad;
+	for (int i = 0; i < n; i++)
+	{
+		int32		ints[4];
+		int64		longs[3];
+		TbdrBackupEntry *e;
+		char	   *path;
+
+		if (!get_bytes(&r, ints, sizeof(ints)) ||
+			!get_bytes(&r, longs, sizeof(longs)) ||
+			!get_string(&r, &path) || path == NULL)
+			goto bad;
+		e = plan_add(plan, path, (TbdrTarType) ints[0]);
+		pfree(path);
+		e->mode = ints[1];
+		e->check_pages = ints[2] != 0;
+		e->part = ints[3];
+		e->size = longs[0];
+		e->mtime = longs[1];
+		e->first_block = longs[2];
+		if (!get_string(&r, &e->source) || !get_string(&r, &e->data))
+			goto bad;
+		if (e->type == TBDR_TAR_FILE)
+			plan->total_bytes += e->size;
+		if (e->part > plan->nparts)
+			plan->nparts = e->part;
+	}
+	if (r.p != r.end)
+		goto bad;
+	return plan;
+
+bad:
+	tbdr_backup_plan_free(plan);
+	tbdr_error_set(err, TBDR_ERR_CORRUPT, "invalid serialized backup plan");
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------
  * The part writer
  * ---------------------------------------------------------------------
  */
@@ -544,6 +665,7 @@ typedef struct PartStream
 
 	int64		tar_offset;		/* plaintext bytes so far */
 	int64		bytes_read;		/* file bytes, for progress */
+	struct timespec started;	/* for max_rate */
 	char	   *chunk;			/* BACKUP_CHUNK bytes */
 	char	   *reread;			/* BLCKSZ bytes */
 	StringInfoData tarbuf;		/* headers, padding */
@@ -574,6 +696,44 @@ feed_tarbuf(PartStream *ps, TbdrError *err)
 
 	resetStringInfo(&ps->tarbuf);
 	return ok;
+}
+
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double) (now.tv_sec - t0->tv_sec) +
+		(double) (now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * Keep the file bytes read at or below max_rate per second since the part
+ * began, sleeping in slices short enough to notice a cancel quickly.
+ */
+static bool
+throttle(PartStream *ps, TbdrError *err)
+{
+	for (;;)
+	{
+		double		ahead = (double) ps->bytes_read / ps->opts->max_rate -
+			seconds_since(&ps->started);
+		struct timespec nap;
+
+		if (ahead <= 0)
+			return true;
+		if (ps->opts->cancel && ps->opts->cancel(ps->opts->cb_arg))
+		{
+			tbdr_error_set(err, TBDR_ERR_INTERNAL, "backup cancelled");
+			return false;
+		}
+		if (ahead > 0.1)
+			ahead = 0.1;
+		nap.tv_sec = 0;
+		nap.tv_nsec = (long) (ahead * 1e9);
+		nanosleep(&nap, NULL);
+	}
 }
 
 /*
@@ -727,6 +887,8 @@ stream_chunk(PartStream *ps, TbdrError *err)
 		ps->bytes_read += want;
 		if (ps->opts->progress)
 			ps->opts->progress(ps->opts->cb_arg, ps->bytes_read);
+		if (ps->opts->max_rate > 0 && !throttle(ps, err))
+			return false;
 	}
 
 	if (ps->done >= ps->size)
@@ -816,6 +978,7 @@ tbdr_backup_store_part(const TbdrBackupOptions *opts,
 	ps.part = part;
 	ps.m = m;
 	ps.fd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &ps.started);
 	ps.enc = tbdr_codec_encoder_create(&opts->codec, err);
 	if (ps.enc == NULL)
 	{

@@ -110,6 +110,16 @@ extern void tbdr_backup_plan_split(TbdrBackupPlan *plan, int64 part_size);
 /* Bytes and files of one part (for progress and scheduling). */
 extern int64 tbdr_backup_part_bytes(const TbdrBackupPlan *plan, int part);
 
+/*
+ * The plan as bytes (appended to out) and back, for a part written by
+ * another process.  Deserialize returns NULL with err set if buf is not
+ * what serialize wrote.
+ */
+extern void tbdr_backup_plan_serialize(const TbdrBackupPlan *plan,
+									   StringInfo out);
+extern TbdrBackupPlan *tbdr_backup_plan_deserialize(const char *buf, size_t len,
+													TbdrError *err);
+
 typedef struct TbdrBackupOptions
 {
 	TbdrStorage *storage;
@@ -117,6 +127,7 @@ typedef struct TbdrBackupOptions
 	const char *backup_id;
 	bool		verify_checksums;
 	uint64		start_lsn;		/* pages at or after it are not checked */
+	int64		max_rate;		/* file bytes read per second, 0 = no limit */
 
 	/*
 	 * Polled once per chunk (about 1 MB); returning true stops the part

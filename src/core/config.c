@@ -167,7 +167,9 @@ const TbdrSetting tbdr_settings[] = {
 	INT_SETTING("backup_part_size", backup_part_size, 256, 1, 65536, TBDR_SETTING_UNIT_MB,
 				"Size of the parts a base backup's files are grouped into (each a compressed tar object)."),
 	INT_SETTING("backup_parallel", backup_parallel, 2, 1, 64, 0,
-				"Compression threads of a base backup (zstd workers); uploads are concurrent per tbdr.s3_parallel."),
+				"Parts of a base backup written at once, each by its own background worker (\"tbdr backup writer\"); each part is also uploaded in tbdr.s3_parallel pieces at once."),
+	INT_SETTING("backup_max_rate", backup_max_rate, 0, 0, 1000000, 0,
+				"Most data a base backup reads per second, in MB, all its writers together (to spare a busy server's disks and CPU); 0 means no limit."),
 	INT_SETTING("backup_archive_timeout", backup_archive_timeout, 300, 1, 86400, TBDR_SETTING_UNIT_S,
 				"How long a base backup waits for the WAL it needs to be archived before it fails."),
 };

@@ -71,7 +71,8 @@ typedef struct TbdrConfig
 	char	   *backup_schedule;	/* cron syntax, "" = no scheduled backups */
 	bool		backup_catchup; /* run a missed scheduled backup at start */
 	int			backup_part_size;	/* MB per part */
-	int			backup_parallel;	/* zstd worker threads */
+	int			backup_parallel;	/* part writers at once */
+	int			backup_max_rate;	/* MB/s read, 0 = no limit */
 	int			backup_archive_timeout; /* seconds to wait for the WAL */
 } TbdrConfig;
 

@@ -335,6 +335,35 @@ tbdr_manifest_add_corruption(TbdrManifest *m, const char *path, int64 block)
 	c->block = block;
 }
 
+void
+tbdr_manifest_merge(TbdrManifest *into, const TbdrManifest *from)
+{
+	for (int i = 0; i < from->ndirs; i++)
+		tbdr_manifest_add_dir(into, from->dirs[i].path, from->dirs[i].mtime);
+	for (int i = 0; i < from->nfiles; i++)
+	{
+		TbdrManifestFile *f = tbdr_manifest_add_file(into, from->files[i].path);
+		char	   *path = f->path;
+
+		*f = from->files[i];
+		f->path = path;
+	}
+	for (int i = 0; i < from->nparts; i++)
+	{
+		TbdrManifestPart *p = tbdr_manifest_add_part(into, from->parts[i].part,
+													 from->parts[i].key);
+		char	   *key = p->key;
+
+		*p = from->parts[i];
+		p->key = key;
+	}
+	for (int i = 0; i < from->ncorrupt; i++)
+		tbdr_manifest_add_corruption(into, from->corrupt[i].path,
+									 from->corrupt[i].block);
+	into->database_bytes += from->database_bytes;
+	into->stored_bytes += from->stored_bytes;
+}
+
 const TbdrManifestFile *
 tbdr_manifest_find_file(const TbdrManifest *m, const char *path)
 {

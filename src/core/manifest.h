@@ -145,6 +145,13 @@ extern void tbdr_manifest_add_tablespace(TbdrManifest *m, uint32 oid,
 extern void tbdr_manifest_add_corruption(TbdrManifest *m, const char *path,
 										 int64 block);
 
+/*
+ * Append from's directories, files, parts and checksum failures (copied)
+ * to into, and add its database and stored bytes: a part stored by another
+ * process joins the backup's manifest.
+ */
+extern void tbdr_manifest_merge(TbdrManifest *into, const TbdrManifest *from);
+
 /* The JSON document (appended to out). */
 extern void tbdr_manifest_write(const TbdrManifest *m, StringInfo out);
 

@@ -98,6 +98,9 @@ note sprintf('backup of %.1f MB in %.1f s while pgbench ran; stored %.1f MB (rat
 	$db_bytes / 1e6, $backup_secs, $stored / 1e6, $db_bytes / $stored, $wal_start, $wal_stop);
 is($node->safe_psql('postgres', 'SELECT count(*) FROM tbdr_backup_progress()'), 0,
 	'no progress row once finished');
+like(slurp_file($node->logfile),
+	qr/backup \Q$id\E complete in [\d.]+ s: .*, \d+ parts \(by 2 processes\)/,
+	'the parts were stored by two processes at once (tbdr.backup_parallel = 2)');
 
 my $m = $b->manifest($id);
 is($m->{status}, 'complete', 'manifest status');

@@ -5,6 +5,8 @@
 #    the repository and leaves none of its parts or multipart uploads;
 #  - a backup whose S3 uploads fail past the retry limit fails with the S3
 #    error, and the next run leaves no orphan upload or partial object;
+#  - a backup whose part writer is terminated fails and leaves no part or
+#    upload (tbdr.backup_max_rate slows it down enough to catch the writer);
 #  - a backup whose WAL is not archived fails after
 #    tbdr.backup_archive_timeout with an error that says so;
 #  - tbdr.backup_schedule fires, and a schedule missed while the server was
@@ -127,6 +129,60 @@ is(list()->{$id4}{status}, 'complete', 'with S3 back, the next backup completes'
 is(uploads(), 0, 'and no multipart upload is left');
 is_deeply(objects_of($id3), [ 'failed.json', 'started.json' ],
 	'nor any part of the failed backup');
+
+# --- a backup writer terminated in the middle of a backup -----------------------
+# With tbdr.backup_parallel = 2 the parts are stored by the backup worker
+# and one "tbdr backup writer 2/2" worker.  tbdr.backup_max_rate = 1 (MB/s)
+# keeps the backup slow enough to catch the writer at work; SIGTERM it.
+sub writer_pids
+{
+	my $pm = $node->{_pid};
+	my @pids;
+	for my $stat (glob '/proc/[0-9]*/stat')
+	{
+		my ($pid) = $stat =~ m{/proc/(\d+)/};
+		open(my $fh, '<', "/proc/$pid/cmdline") or next;
+		my $cmd = do { local $/; <$fh> } // '';
+		close $fh;
+		next unless $cmd =~ /tbdr backup writer/;
+		open($fh, '<', $stat) or next;
+		my $line = <$fh> // '';
+		close $fh;
+		my ($ppid) = $line =~ /^\d+ \(.*\) \S+ (\d+)/;
+		push @pids, $pid if defined $ppid && $ppid == $pm;
+	}
+	return @pids;
+}
+$node->append_conf('postgresql.conf', "tbdr.backup_max_rate = 1\n");
+$node->reload;
+$node->poll_query_until('postgres', "SELECT current_setting('tbdr.backup_max_rate') = '1'")
+  or die 'tbdr.backup_max_rate not reloaded';
+my $id5 = $node->safe_psql('postgres', 'SELECT tbdr_backup_now()');
+my @writers;
+for (1 .. 600)
+{
+	@writers = writer_pids();
+	last if @writers == 1;
+	select(undef, undef, undef, 0.1);
+}
+is(scalar(@writers), 1, 'a backup writer process stores parts beside the backup worker');
+my $slow = $node->safe_psql('postgres',
+	"SELECT bytes_done < bytes_total / 2 FROM tbdr_backup_progress() WHERE backup_id = '$id5'");
+is($slow, 't', 'tbdr.backup_max_rate holds the backup back');
+kill 'TERM', $writers[0];
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM tbdr_backup_progress()")
+  or die 'the backup did not end';
+$l = list();
+is($l->{$id5}{status}, 'failed', 'a backup whose writer is terminated fails');
+like($l->{$id5}{error}, qr/backup writer 2\/2 was terminated while storing part \d+/,
+	'saying which writer stopped') or diag $l->{$id5}{error};
+is(scalar(writer_pids()), 0, 'no writer is left');
+is_deeply(objects_of($id5), [ 'failed.json', 'started.json' ],
+	'no part of it is left');
+is(uploads(), 0, 'nor a multipart upload');
+$node->append_conf('postgresql.conf', "tbdr.backup_max_rate = 0\n");
+$node->reload;
 
 # --- WAL not archived ------------------------------------------------------------
 $node->append_conf('postgresql.conf', "tbdr.backup_archive_timeout = '5s'\n");

@@ -203,10 +203,67 @@ main(int argc, char **argv)
 	o.storage = tbdr_catalog_storage(cat);
 	o.codec.compression = TBDR_COMPRESS_ZSTD;
 	o.backup_id = m->id;
-	all_ok = true;
-	for (int p = 1; p <= plan->nparts; p++)
-		all_ok &= tbdr_backup_store_part(&o, plan, p, m, &err);
-	ok(all_ok, "every part stored");
+
+	/*
+	 * As the server's backup writers do: the plan handed over as bytes,
+	 * each part stored into a manifest of its own, sent as a document, and
+	 * merged in part order (here stored last part first).
+	 */
+	{
+		StringInfoData buf;
+		TbdrBackupPlan *copy;
+		TbdrManifest **frag = palloc0((plan->nparts + 1) * sizeof(TbdrManifest *));
+		bool		same = true;
+		int64		data_bytes = 0;
+
+		initStringInfo(&buf);
+		tbdr_backup_plan_serialize(plan, &buf);
+		copy = tbdr_backup_plan_deserialize(buf.data, buf.len, &err);
+		ok(copy != NULL, "a serialized plan reads back");
+		for (int i = 0; copy && i < plan->nentries; i++)
+		{
+			const TbdrBackupEntry *a = &plan->entries[i],
+					   *b = &copy->entries[i];
+
+			same &= strcmp(a->path, b->path) == 0 && a->type == b->type &&
+				a->size == b->size && a->mtime == b->mtime && a->mode == b->mode &&
+				a->check_pages == b->check_pages && a->first_block == b->first_block &&
+				a->part == b->part && (a->source == NULL) == (b->source == NULL) &&
+				(a->source == NULL || strcmp(a->source, b->source) == 0) &&
+				(a->data == NULL) == (b->data == NULL) &&
+				(a->data == NULL || memcmp(a->data, b->data, a->size) == 0);
+			if (a->type == TBDR_TAR_FILE)
+				data_bytes += a->size;
+		}
+		ok(copy && same && copy->nentries == plan->nentries &&
+		   copy->nparts == plan->nparts && copy->nfiles == plan->nfiles &&
+		   copy->total_bytes == plan->total_bytes,
+		   "every entry of the plan survives the round trip");
+		ok(tbdr_backup_plan_deserialize(buf.data, buf.len - 1, &err) == NULL &&
+		   err.code == TBDR_ERR_CORRUPT, "a truncated plan is refused");
+		tbdr_error_clear(&err);
+
+		all_ok = copy != NULL;
+		for (int p = copy ? copy->nparts : 0; p >= 1; p--)
+		{
+			TbdrManifest *one = tbdr_manifest_create(m->id, "running");
+
+			all_ok &= tbdr_backup_store_part(&o, copy, p, one, &err);
+			resetStringInfo(&buf);
+			tbdr_manifest_write(one, &buf);
+			frag[p] = tbdr_manifest_parse(buf.data, buf.len, &err);
+			all_ok &= frag[p] != NULL && frag[p]->nparts == 1 &&
+				frag[p]->parts[0].part == p;
+			tbdr_manifest_free(one);
+		}
+		ok(all_ok, "every part stored, each with a manifest of its own");
+		for (int p = 1; all_ok && p <= plan->nparts; p++)
+			tbdr_manifest_merge(m, frag[p]);
+		ok(m->database_bytes == data_bytes, "merged: the data bytes add up");
+		ok(m->nparts > 0 && m->parts[0].part == 1 &&
+		   m->parts[m->nparts - 1].part == plan->nparts, "merged in part order");
+		tbdr_backup_plan_free(copy);
+	}
 	is_int(m->nparts, plan->nparts, "one manifest entry per part");
 	is_int(m->nfiles, plan->nfiles, "one manifest entry per file");
 
