@@ -655,6 +655,12 @@ class Env:
                  "tbdr.compression = 'zstd'",
                  "tbdr.compression_level = 3"]
         lines += [f"tbdr.{k} = '{v}'" for k, v in extra.items()]
+        # BENCH_TBDR_SETTINGS="backup_max_rate=40,backup_parallel=1": what a
+        # DBA would set, for runs that compare settings
+        for item in os.environ.get('BENCH_TBDR_SETTINGS', '').split(','):
+            if '=' in item:
+                k, v = item.split('=', 1)
+                lines.append(f"tbdr.{k.strip()} = '{v.strip()}'")
         return '\n'.join(lines) + '\n'
 
     def tbdr_cli_conf(self, repo, **extra):
