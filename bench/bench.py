@@ -75,7 +75,8 @@ ORDER = ['objstore_put', 'objstore_get', 'wal_backlog_vs_sync',
          'wal_backlog_vs_async', 'wal_backlog_push_vs_sync',
          'wal_backlog_stored_bytes', 'wal_fetch_vs_sync', 'wal_fetch_vs_async',
          'backup_wall', 'backup_cpu', 'backup_stored_bytes', 'restore_wall',
-         'tps_loss_during_backup', 'md5_backup_wall', 'md5_backup_cpu',
+         'tps_loss_during_backup', 'tps_loss_backup_api_only',
+         'md5_backup_wall', 'md5_backup_cpu',
          'md5_backup_stored_bytes', 'md5_wal_backlog_vs_sync',
          'md5_wal_backlog_vs_async', 'md5_wal_backlog_push_vs_sync',
          'md5_wal_backlog_stored_bytes']
@@ -591,17 +592,23 @@ def scenario_tps(env, res, runner):
     """pgbench TPS while a backup runs, against TPS in a window of the same
     length without one, measured right before."""
     tools = ['tbdr', 'pgbr'] if runner.tbdr_available() else ['pgbr']
-    loss = {'tbdr': [], 'pgbr': []}
+    loss = {'tbdr': [], 'pgbr': [], 'api': []}
     detail = []
     for rep in range(REPS):
-        for tool in alternate(rep, tools):
+        # 'api': the floor of any backup here: pg_backup_start (immediate
+        # checkpoint, then full-page writes and their archiving) and
+        # pg_backup_stop, TPS_BASE_SECS apart, copying nothing
+        for tool in alternate(rep, tools) + ['api']:
             bench = env.pg.start_pgbench(PGBENCH_CLIENTS)
             try:
                 time.sleep(3)                   # warm-up, not counted
                 b0 = time.time()
                 time.sleep(TPS_BASE_SECS)
                 b1 = time.time()
-                wall, _, _ = runner.run(tool, f'tps-{rep}')
+                if tool == 'api':
+                    wall = backup_api_only(env, TPS_BASE_SECS)
+                else:
+                    wall, _, _ = runner.run(tool, f'tps-{rep}')
                 w1 = time.time()
                 w0 = w1 - wall
             finally:
@@ -624,6 +631,22 @@ def scenario_tps(env, res, runner):
             note=(None if loss['tbdr'] else NO_BACKUP) or
             f'pgbench -c {PGBENCH_CLIENTS}, TPS in the backup window vs the '
             f'window of {TPS_BASE_SECS} s just before it', extra={'detail': detail})
+    res.add('tps_loss_backup_api_only', '% TPS lost', loss['api'] or None,
+            None, tbdr_what='pgbench during pg_backup_start(fast), '
+            f'{TPS_BASE_SECS} s, pg_backup_stop: no copy (archive module on)',
+            note='the floor of any backup on this machine: the immediate '
+            'checkpoint, the full-page writes after it and their archiving')
+
+
+def backup_api_only(env, secs):
+    """pg_backup_start(fast) .. pg_backup_stop with nothing copied; wall s."""
+    env.pg.set_archiving(library='tbdr', command='')
+    env.pg.sql('CHECKPOINT')
+    t0 = time.monotonic()
+    env.pg.sql("SELECT pg_backup_start('bench api only', true)",
+               f'SELECT pg_sleep({secs})',
+               'SELECT lsn FROM pg_backup_stop(false)')
+    return time.monotonic() - t0
 
 
 def scenario_md5(env, res, groups):

@@ -48,12 +48,14 @@ SHOW tbdr.backup_schedule;
 SHOW tbdr.backup_catchup;
 SHOW tbdr.backup_part_size;
 SHOW tbdr.backup_parallel;
+SHOW tbdr.backup_max_rate;
 SHOW tbdr.backup_archive_timeout;
 ALTER SYSTEM SET tbdr.backup_schedule = '61 * * * *';
 ALTER SYSTEM SET tbdr.backup_schedule = '* * *';
 ALTER SYSTEM SET tbdr.backup_schedule = 'every day';
 ALTER SYSTEM SET tbdr.backup_part_size = 0;
 ALTER SYSTEM SET tbdr.backup_parallel = 65;
+ALTER SYSTEM SET tbdr.backup_max_rate = -1;
 ALTER SYSTEM SET tbdr.backup_archive_timeout = 0;
 ALTER SYSTEM SET tbdr.backup_catchup = 'sometimes';
 -- valid ones are accepted (and reset again)

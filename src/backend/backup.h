@@ -28,10 +28,10 @@
 #include "core/manifest.h"
 
 /*
- * Nice value of the backup's processes: a backup is background work; where
- * CPU is short it should yield to the queries, not compete with them.
+ * Lower this process's CPU priority (before any thread starts: threads
+ * inherit it).  Never ERRORs.
  */
-#define TBDR_BACKUP_NICE	10
+extern void tbdr_backup_lower_priority(void);
 
 /* ereport(ERROR) of a core error of a backup, with its hint. */
 extern void tbdr_backup_raise_error(TbdrError *err) pg_attribute_noreturn();

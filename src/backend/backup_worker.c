@@ -380,6 +380,21 @@ writers_progress(void *arg, int64 bytes, int parts_done)
 	SpinLockRelease(&backup_shared->mutex);
 }
 
+/*
+ * A backup is background work: where CPU is short it should yield to the
+ * queries, not compete with them.  (Measured on a 2-core machine beside
+ * pgbench, SCHED_IDLE did no better than nice 10: what the queries lose
+ * there is not CPU time the scheduler hands out; tbdr.backup_max_rate is
+ * what helps.)
+ */
+void
+tbdr_backup_lower_priority(void)
+{
+	if (setpriority(PRIO_PROCESS, 0, 10) != 0)
+		ereport(LOG,
+				(errmsg("tbdr: could not lower the CPU priority of the backup process: %m")));
+}
+
 /* If the process exits without a result (FATAL), free the slot. */
 static void
 worker_exit_cb(int code, Datum arg)
@@ -811,15 +826,7 @@ tbdr_backup_worker_main(Datum arg)
 	backup_shared->pid = MyProcPid;
 	SpinLockRelease(&backup_shared->mutex);
 
-	/*
-	 * A backup is background work: where CPU is short it should yield to
-	 * the queries, not compete with them.  Lower this process's priority
-	 * before zstd starts its threads, which inherit it.  Without
-	 * contention it changes nothing.
-	 */
-	if (setpriority(PRIO_PROCESS, 0, TBDR_BACKUP_NICE) != 0)
-		ereport(DEBUG1,
-				(errmsg("tbdr: could not lower the backup worker's priority: %m")));
+	tbdr_backup_lower_priority();
 
 	BackgroundWorkerInitializeConnection(tbdr_guc.database, NULL, 0);
 	t0 = GetCurrentTimestamp();

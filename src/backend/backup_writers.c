@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
@@ -596,10 +595,8 @@ tbdr_backup_writer_main(Datum arg)
 	shm_mq_set_sender(mq, MyProc);
 	mqh = shm_mq_attach(mq, seg, NULL);
 
-	/* background work, like the backup worker (see there) */
-	if (setpriority(PRIO_PROCESS, 0, TBDR_BACKUP_NICE) != 0)
-		ereport(DEBUG1,
-				(errmsg("tbdr: could not lower the backup writer's priority: %m")));
+	/* background work, like the backup worker */
+	tbdr_backup_lower_priority();
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "tbdr backup writer",
 								ALLOCSET_DEFAULT_SIZES);
