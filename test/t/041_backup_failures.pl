@@ -157,7 +157,7 @@ $node->append_conf('postgresql.conf', "tbdr.backup_max_rate = 1\n");
 $node->reload;
 $node->poll_query_until('postgres', "SELECT current_setting('tbdr.backup_max_rate') = '1'")
   or die 'tbdr.backup_max_rate not reloaded';
-my $id5 = $node->safe_psql('postgres', 'SELECT tbdr_backup_now()');
+my $idw = $node->safe_psql('postgres', 'SELECT tbdr_backup_now()');
 my @writers;
 for (1 .. 600)
 {
@@ -167,18 +167,18 @@ for (1 .. 600)
 }
 is(scalar(@writers), 1, 'a backup writer process stores parts beside the backup worker');
 my $slow = $node->safe_psql('postgres',
-	"SELECT bytes_done < bytes_total / 2 FROM tbdr_backup_progress() WHERE backup_id = '$id5'");
+	"SELECT bytes_done < bytes_total / 2 FROM tbdr_backup_progress() WHERE backup_id = '$idw'");
 is($slow, 't', 'tbdr.backup_max_rate holds the backup back');
 kill 'TERM', $writers[0];
 $node->poll_query_until('postgres',
 	"SELECT count(*) = 0 FROM tbdr_backup_progress()")
   or die 'the backup did not end';
 $l = list();
-is($l->{$id5}{status}, 'failed', 'a backup whose writer is terminated fails');
-like($l->{$id5}{error}, qr/backup writer 2\/2 was terminated while storing part \d+/,
-	'saying which writer stopped') or diag $l->{$id5}{error};
+is($l->{$idw}{status}, 'failed', 'a backup whose writer is terminated fails');
+like($l->{$idw}{error}, qr/backup writer 2\/2 was terminated while storing part \d+/,
+	'saying which writer stopped') or diag $l->{$idw}{error};
 is(scalar(writer_pids()), 0, 'no writer is left');
-is_deeply(objects_of($id5), [ 'failed.json', 'started.json' ],
+is_deeply(objects_of($idw), [ 'failed.json', 'started.json' ],
 	'no part of it is left');
 is(uploads(), 0, 'nor a multipart upload');
 $node->append_conf('postgresql.conf', "tbdr.backup_max_rate = 0\n");
