@@ -6,16 +6,16 @@
 use strict;
 use warnings;
 use FindBin;
+use lib "$FindBin::RealBin/../perl";
 use File::Temp qw(tempdir);
 use File::Path qw(make_path);
 use IPC::Run qw(run);
 use Test::More;
+use TbdrTest::Setup;
 
-my $root = "$FindBin::RealBin/../..";
-my $tbdr = $ENV{TBDR_BIN} || "$root/build/tbdr";
-plan skip_all => "no tbdr program at $tbdr (run make)" unless -x $tbdr;
+my $tbdr = TbdrTest::Setup::tbdr_program();
 
-delete $ENV{$_} for grep { /^AWS_/ || $_ eq 'PGDATA' } keys %ENV;
+TbdrTest::Setup::isolate_aws_env();
 
 my $tmp = tempdir('tbdr-020-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $repo = "$tmp/repo";

@@ -12,14 +12,11 @@ use IO::Socket::INET;
 use IPC::Run qw(run);
 use Test::More;
 use TbdrTest::S3Server;
+use TbdrTest::Setup;
 
-my $root = "$FindBin::RealBin/../..";
-my $tbdr = $ENV{TBDR_BIN} || "$root/build/tbdr";
-plan skip_all => "no tbdr program at $tbdr (run make)" unless -x $tbdr;
+my $tbdr = TbdrTest::Setup::tbdr_program();
 
-delete $ENV{$_} for grep { /^AWS_/ || $_ eq 'PGDATA' } keys %ENV;
-# no ~/.aws/credentials of whoever runs the tests
-$ENV{AWS_SHARED_CREDENTIALS_FILE} = '/dev/null';
+TbdrTest::Setup::isolate_aws_env();
 
 my $tmp = tempdir('tbdr-021-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $s3 = TbdrTest::S3Server->start(buckets => ['tbdr-check']);

@@ -6,12 +6,13 @@
 use strict;
 use warnings;
 use FindBin;
+use lib "$FindBin::RealBin/../perl";
 use IPC::Run qw(run);
 use Test::More;
+use TbdrTest::Setup;
 
-my $root = "$FindBin::RealBin/../..";
-my $tbdr = $ENV{TBDR_BIN} || "$root/build/tbdr";
-plan skip_all => "no tbdr program at $tbdr (run make)" unless -x $tbdr;
+my $root = TbdrTest::Setup::root();
+my $tbdr = TbdrTest::Setup::tbdr_program();
 
 sub help
 {

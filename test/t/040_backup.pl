@@ -21,14 +21,12 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use TbdrTest::Backup;
 use TbdrTest::S3Server;
+use TbdrTest::Setup;
 
-my $root = "$FindBin::RealBin/../..";
-my $tbdr = $ENV{TBDR_BIN} || "$root/build/tbdr";
-plan skip_all => "no tbdr program at $tbdr (run make)" unless -x $tbdr;
+my $tbdr = TbdrTest::Setup::tbdr_program();
 plan skip_all => 'no zstd program' unless -x '/usr/bin/zstd';
 
-delete $ENV{$_} for grep { /^AWS_/ || $_ eq 'PGDATA' } keys %ENV;
-$ENV{AWS_SHARED_CREDENTIALS_FILE} = '/dev/null';
+TbdrTest::Setup::isolate_aws_env();
 
 my $tmp = tempdir('tbdr-040-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bucket = 'tbdr-backup';

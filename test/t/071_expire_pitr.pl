@@ -26,13 +26,11 @@ use Test::More;
 use TbdrTest::S3Server;
 use TbdrTest::FaultProxy;
 use TbdrTest::Wal;
+use TbdrTest::Setup;
 
-my $root = "$FindBin::RealBin/../..";
-my $tbdr = $ENV{TBDR_BIN} || "$root/build/tbdr";
-plan skip_all => "no tbdr program at $tbdr (run make)" unless -x $tbdr;
+my $tbdr = TbdrTest::Setup::tbdr_program();
 
-delete $ENV{$_} for grep { /^AWS_/ || $_ eq 'PGDATA' } keys %ENV;
-$ENV{AWS_SHARED_CREDENTIALS_FILE} = '/dev/null';
+TbdrTest::Setup::isolate_aws_env();
 
 my $tmp = tempdir('tbdr-071-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bucket = 'tbdr-pitr-expire';

@@ -35,10 +35,10 @@ use TbdrTest::Daemon;
 use TbdrTest::S3Server;
 use TbdrTest::FaultProxy;
 use TbdrTest::FakeRepo;
+use TbdrTest::Setup;
 
-my $root = "$FindBin::RealBin/../..";
-delete $ENV{$_} for grep { /^AWS_/ || $_ eq 'PGDATA' } keys %ENV;
-$ENV{AWS_SHARED_CREDENTIALS_FILE} = '/dev/null';
+my $root = TbdrTest::Setup::root();
+TbdrTest::Setup::isolate_aws_env();
 
 my $tmp = tempdir('tbdr-072-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bucket = 'tbdr-mon';
