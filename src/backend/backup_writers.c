@@ -57,6 +57,7 @@ typedef struct WritersShared
 	uint64		start_lsn;
 	int			compression;
 	int			level;
+	int			workers;		/* zstd threads, as the leader's */
 	unsigned char settings_hash[TBDR_SHA256_LEN];
 	bool		encrypted;
 	char		key_fp[TBDR_KEY_FINGERPRINT_HEX_LEN];
@@ -120,6 +121,7 @@ tbdr_backup_writers_start(const char *backup_id, const TbdrBackupPlan *plan,
 	hdr->start_lsn = o->start_lsn;
 	hdr->compression = (int) o->codec.compression;
 	hdr->level = o->codec.level;
+	hdr->workers = o->codec.workers;
 	tbdr_walpush_settings_hash(hdr->settings_hash);
 	hdr->encrypted = key_fp != NULL;
 	if (key_fp)
@@ -480,8 +482,7 @@ writer_setup(WritersShared *hdr, TbdrConfig *cfg, TbdrBackupOptions *o,
 	memset(o, 0, sizeof(*o));
 	o->codec.compression = (TbdrCompression) hdr->compression;
 	o->codec.level = hdr->level;
-	/* compress in a thread of its own, beside reading, hashing, uploading */
-	o->codec.workers = hdr->compression != TBDR_COMPRESS_NONE ? 1 : 0;
+	o->codec.workers = hdr->workers;
 	if (hdr->encrypted)
 	{
 		char		fp[TBDR_KEY_FINGERPRINT_HEX_LEN];
