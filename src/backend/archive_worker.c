@@ -74,8 +74,11 @@
 #define QUEUE_WARN_INTERVAL_MS	(5 * 60 * 1000)
 #define QUEUE_WARN_AGE_S		300
 #define QUEUE_WARN_DEPTH		64	/* without tbdr.archive_queue_max */
-/* The archiver polls a worker's push this often. */
-#define PREPUSH_WAIT_US		10000
+/*
+ * The archiver, waiting for a worker's push, looks this often at least (the
+ * worker also wakes it when it is done).
+ */
+#define PREPUSH_WAIT_MS		100
 
 typedef enum SlotState
 {
@@ -239,22 +242,65 @@ same_file(const PrepushSlot *s, const struct stat *st)
 		s->mtime_nsec == st->st_mtim.tv_nsec;
 }
 
-static int64
-wait_limit_us(void)
+static long
+wait_limit_ms(void)
 {
 	/*
 	 * A worker's push ends within its retries' time limits; past twice that
 	 * something is wrong with the worker and the archiver stores the file
 	 * itself.
 	 */
-	return (int64) 2 * (tbdr_guc.s3_max_retries + 1) *
-		(tbdr_guc.s3_timeout + 60) * 1000000;
+	return 2L * (tbdr_guc.s3_max_retries + 1) *
+		(tbdr_guc.s3_timeout + 60) * 1000;
+}
+
+/*
+ * With the mutex held: if a STORED slot of file is the file at path, stored
+ * with settings, take its result; either way forget the slot (a replaced
+ * file, or one stored with other settings, the archiver stores again).
+ * Returns whether res was filled.
+ */
+static bool
+take_stored(PrepushSlot *s, bool have_stat, const struct stat *st,
+			const unsigned char *settings, TbdrWalPushResult *res)
+{
+	bool		same = have_stat && same_file(s, st) &&
+		memcmp(s->settings, settings, sizeof(s->settings)) == 0;
+
+	if (same)
+	{
+		res->already_stored = false;
+		res->plain_bytes = s->plain_bytes;
+		res->stored_bytes = s->stored_bytes;
+	}
+	s->state = SLOT_FREE;
+	return same;
+}
+
+/*
+ * The archiver waits for a worker's push on its own latch: workers set it
+ * when they finish a claim or exit, the timeout only covers a worker that
+ * died without its exit callback.  Interrupts are honoured, and the
+ * archiver exits with the postmaster.  The archiver's main loop waits on the
+ * same latch, so tbdr_prepush_begin sets it again once done waiting: a
+ * wake-up meant for the main loop (a shutdown request, new ready files)
+ * is not lost.
+ */
+static void
+wait_for_worker(void)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 PREPUSH_WAIT_MS, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
 }
 
 TbdrPrepush
 tbdr_prepush_begin(const char *file, const char *path, TbdrWalPushResult *res)
 {
-	int64		waited = 0;
+	TimestampTz start = GetCurrentTimestamp();
+	pid_t		dead_owner = 0; /* the owner found dead outside the lock */
+	bool		waited = false;
 	unsigned char settings[32];
 
 	memset(res, 0, sizeof(*res));
@@ -267,48 +313,55 @@ tbdr_prepush_begin(const char *file, const char *path, TbdrWalPushResult *res)
 	 */
 	tbdr_walpush_settings_hash(settings);
 
+	/*
+	 * The shared state is read and changed under the spinlock; system calls
+	 * (stat, kill, waiting) are made outside it.
+	 */
 	for (;;)
 	{
 		PrepushSlot *s;
 		struct stat st;
 		bool		have_stat = (stat(path, &st) == 0);
+		bool		timed_out = TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+														   wait_limit_ms());
+		pid_t		owner;
 
 		SpinLockAcquire(&prepush->mutex);
 		prepush->archiver_pid = MyProcPid;
 		s = find_slot(file);
 		if (s && s->state == SLOT_STORED)
 		{
-			bool		same = have_stat && same_file(s, &st) &&
-				memcmp(s->settings, settings, sizeof(settings)) == 0;
-
-			if (same)
-			{
-				res->already_stored = false;
-				res->plain_bytes = s->plain_bytes;
-				res->stored_bytes = s->stored_bytes;
-			}
-			s->state = SLOT_FREE;
-			if (same)
+			if (take_stored(s, have_stat, &st, settings, res))
 			{
 				SpinLockRelease(&prepush->mutex);
+				if (waited)
+					SetLatch(MyLatch);
 				return TBDR_PREPUSH_STORED;
 			}
 			s = NULL;			/* replaced file: store it ourselves */
 		}
-		if (s == NULL || !pid_alive(s->pid) || waited > wait_limit_us() ||
-			!PostmasterIsAlive())
+		if (s == NULL || s->pid == dead_owner || timed_out)
 		{
 			strlcpy(prepush->archiver_file, file, PREPUSH_NAME_LEN);
 			SpinLockRelease(&prepush->mutex);
-			if (s != NULL && waited > 0)
+			if (waited)
+				SetLatch(MyLatch);
+			if (s != NULL && waited)
 				ereport(LOG,
 						(errmsg("tbdr: the pre-push worker did not finish \"%s\", the archiver stores it", file)));
 			return TBDR_PREPUSH_MINE;
 		}
-		/* a live worker is storing it: wait */
+		owner = s->pid;
 		SpinLockRelease(&prepush->mutex);
-		pg_usleep(PREPUSH_WAIT_US);
-		waited += PREPUSH_WAIT_US;
+
+		/* a live worker is storing it: wait; a dead one: look again */
+		if (pid_alive(owner))
+		{
+			wait_for_worker();
+			waited = true;
+		}
+		else
+			dead_owner = owner;
 	}
 }
 
@@ -363,6 +416,8 @@ prepush_interrupted(void)
 static void
 release_my_slots(int code, Datum arg)
 {
+	bool		released = false;
+
 	if (prepush == NULL || my_index < 0)
 		return;
 	SpinLockAcquire(&prepush->mutex);
@@ -371,12 +426,18 @@ release_my_slots(int code, Datum arg)
 		PrepushSlot *s = &prepush->slots[i];
 
 		if (s->state == SLOT_PUSHING && s->owner == my_index)
+		{
 			s->state = SLOT_FREE;
+			released = true;
+		}
 	}
 	prepush->workers[my_index].pid = 0;
 	prepush->workers[my_index].latch = NULL;
 	prepush->workers[my_index].busy = false;
 	SpinLockRelease(&prepush->mutex);
+	/* the archiver may wait for what we released */
+	if (released)
+		PgArchWakeup();
 	update_worker_state();
 }
 
@@ -526,13 +587,54 @@ warn_queue(char **ready, int nready, TimestampTz *last_warned)
 }
 
 /*
+ * Owners of PUSHING slots whose process is gone (killed without its exit
+ * callback); pid_alive's system call is made outside the spinlock.  Returns
+ * how many are stored in dead[].
+ */
+static int
+dead_owners(pid_t *dead)
+{
+	pid_t		owners[PREPUSH_SLOTS];
+	int			nowners = 0,
+				ndead = 0;
+
+	SpinLockAcquire(&prepush->mutex);
+	for (int i = 0; i < PREPUSH_SLOTS; i++)
+	{
+		if (prepush->slots[i].state == SLOT_PUSHING)
+			owners[nowners++] = prepush->slots[i].pid;
+	}
+	SpinLockRelease(&prepush->mutex);
+	for (int i = 0; i < nowners; i++)
+	{
+		if (!pid_alive(owners[i]))
+			dead[ndead++] = owners[i];
+	}
+	return ndead;
+}
+
+static bool
+pid_in(pid_t pid, const pid_t *pids, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (pids[i] == pid)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Forget stored files that are no longer ready (archived by other means, or
- * archive_mode changed) and claim the first ready file nobody has.
+ * archive_mode changed) and claim the first ready file nobody has.  A claim
+ * made after dead_owners looked is by a live process.
  */
 static bool
 claim_next(char **ready, int nready, TimestampTz scanned_at, char *name)
 {
 	bool		found = false;
+	pid_t		dead[PREPUSH_SLOTS];
+	int			ndead = dead_owners(dead);
 
 	SpinLockAcquire(&prepush->mutex);
 	for (int i = 0; i < PREPUSH_SLOTS; i++)
@@ -551,7 +653,7 @@ claim_next(char **ready, int nready, TimestampTz scanned_at, char *name)
 		if (strcmp(ready[i], prepush->archiver_file) == 0)
 			continue;
 		s = find_slot(ready[i]);
-		if (s != NULL && (s->state == SLOT_STORED || pid_alive(s->pid)))
+		if (s != NULL && (s->state == SLOT_STORED || !pid_in(s->pid, dead, ndead)))
 			continue;
 		if (s == NULL)
 			s = free_slot();
@@ -600,6 +702,13 @@ finish_claim(const char *name, bool stored, const struct stat *st,
 	prepush->workers[my_index].busy = false;
 	prepush->workers[my_index].failing = !stored;
 	SpinLockRelease(&prepush->mutex);
+
+	/*
+	 * The archiver may wait for this file, or sleep after failures (up to a
+	 * minute): wake it, so that it acknowledges what is stored now or stores
+	 * the file itself.
+	 */
+	PgArchWakeup();
 }
 
 /*
@@ -641,11 +750,6 @@ push_one(TbdrWalPusher *pusher, const char *name, int failures)
 	finish_claim(name, ok, &before, &res, settings);
 	if (ok)
 	{
-		/*
-		 * The archiver may be sleeping after failures (up to a minute):
-		 * wake it, so that it acknowledges what is stored now.
-		 */
-		PgArchWakeup();
 		ereport(DEBUG1,
 				(errmsg("tbdr wal pusher stored \"%s\" (" UINT64_FORMAT " bytes, " UINT64_FORMAT " stored%s)",
 						name, res.plain_bytes, res.stored_bytes,
@@ -678,10 +782,11 @@ tbdr_prepush_main(Datum arg)
 	TbdrWalPusher *pusher;
 	int			failures = 0;
 	TimestampTz retry_at = 0;	/* after a failure: no claim before */
-	bool		spool_gone = (my_index != 0);	/* worker 1 cleans it */
+	bool		spool_gone;
 	TimestampTz last_warned = 0;
 
 	my_index = DatumGetInt32(arg);
+	spool_gone = (my_index != 0);	/* worker 1 removes the spool */
 
 	pqsignal(SIGTERM, prepush_sigterm);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);

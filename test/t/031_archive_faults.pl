@@ -9,7 +9,10 @@
 #    stored, loudly, with the gap in the status and under gaps/;
 #  - archive_command = 'tbdr archive-push %p';
 #  - restore_command = 'tbdr archive-get %f %p' with prefetch into the
-#    spool, feeding a real archive recovery from a pg_basebackup.
+#    spool, feeding a real archive recovery from a pg_basebackup; the
+#    pre-push worker removes the spool once recovery is over;
+#  - a fast shutdown while the archiver waits for a pre-push worker's
+#    stalled push completes promptly, and nothing is lost.
 use strict;
 use warnings;
 use FindBin;
@@ -342,8 +345,10 @@ wait_drained($node, 'before the recovery');
 
 my $restored = PostgreSQL::Test::Cluster->new('restored');
 $restored->init_from_backup($node, 'bb');
+# Archiving on (into another prefix), so that the pre-push workers run.
 $restored->append_conf('postgresql.conf', qq{
-archive_mode = off
+archive_mode = on
+tbdr.repository = 's3://$bucket/restored'
 restore_command = '$tbdr archive-get -c $conf %f %p'
 });
 $restored->set_recovery_mode;
@@ -362,9 +367,49 @@ my $nrestored = () = slurp_file($restored->logfile) =~ /restored log file "[0-9A
 note sprintf('recovery: %d segments restored in %.1f s (%.2f segments/s, with prefetch)',
 	$nrestored, $rdt, $nrestored / ($rdt || 1));
 ok(!$restored->log_contains(qr/tbdr: error/), 'no tbdr error during recovery');
+cmp_ok($nrestored, '>', 1, 'recovery used archive-get, with the spool (tbdr.restore_prefetch 8)');
+my $rspool = $restored->data_dir . '/pg_wal/tbdr-spool';
+my $spool_gone = 0;
+for (1 .. 4 * $PostgreSQL::Test::Utils::timeout_default)
+{
+	$spool_gone = !-e $rspool, last if !-e $rspool;
+	select(undef, undef, undef, 0.25);
+}
+ok($spool_gone, 'the pre-push worker removes pg_wal/tbdr-spool once recovery is over');
 $restored->stop;
 
-$node->stop;
+# --- a fast shutdown while the archiver waits for a pre-push worker -------------------
+# The archiver's push of A is held 10 s, long enough for a worker to claim B,
+# whose push is held 300 s; the archiver then waits for that worker.  The
+# fast shutdown stops the worker (its push is abandoned), the archiver
+# stores B itself and the server stops, long before the held push would end.
+sub next_segment
+{
+	my ($seg) = @_;
+	my ($tli, $log, $num) = map { hex } unpack('A8 A8 A8', $seg);
+	($log, $num) = ($log + 1, 0) if ++$num > 0xFF;
+	return sprintf('%08X%08X%08X', $tli, $log, $num);
+}
+$node->safe_psql('postgres', 'INSERT INTO marks VALUES (default)');
+my $seg_a = $node->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_insert_lsn())');
+my $seg_b = next_segment($seg_a);
+$proxy->inject(
+	{ mode => 'delay', phase => 'request', seconds => 10, method => 'PUT', path_regex => $seg_a },
+	{ mode => 'delay', phase => 'request', seconds => 300, method => 'PUT', path_regex => $seg_b });
+is(switch_segment($node), $seg_a, "segment A ($seg_a) switched");
+is(switch_segment($node), $seg_b, "segment B ($seg_b) switched");
+ok($node->poll_query_until('postgres',
+	"SELECT wait_event = 'Extension' FROM pg_stat_activity WHERE backend_type = 'archiver'"),
+	'the archiver waits for the worker storing B');
+my $stop_t0 = time;
+$node->stop('fast');
+my $stop_secs = time - $stop_t0;
+note sprintf('fast shutdown while the archiver waited for a worker: %.1f s', $stop_secs);
+cmp_ok($stop_secs, '<', 120, 'the fast shutdown does not wait for the held push');
+$segs = repo_segments($conf);
+%have = map { $_ => 1 } @$segs;
+ok($have{$seg_a} && $have{$seg_b}, 'A and B are stored (the archiver stored B itself)');
+
 $proxy->stop;
 $s3->stop;
 done_testing();
