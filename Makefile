@@ -6,6 +6,7 @@
 #   make test         every test (unit, pg_regress, TAP); see test/run-tests
 #   make demo         the quick start, end to end, on loopback
 #   make bench        benchmarks against pgBackRest (not tests)
+#   make fuzz         libFuzzer harnesses of the parsers (fuzz/fuzz.mk)
 
 EXTENSION = tbdr
 MODULE_big = tbdr
@@ -97,3 +98,6 @@ demo:
 
 bench:
 	bash bench/run
+
+# Fuzzing: its own file, so that its rules stay apart from the build's.
+include fuzz/fuzz.mk

@@ -148,7 +148,8 @@ cmd_archive_push(const CliCommand *cmd, int argc, char **argv)
 
 /*
  * Segment size of the cluster in datadir (pg_control), 0 if unknown: then
- * archive-get does not prefetch.
+ * archive-get does not prefetch, and limits a fetched segment to
+ * PostgreSQL's largest segment size only.
  */
 static uint64
 wal_segment_size(const char *datadir)
@@ -172,7 +173,8 @@ wal_segment_size(const char *datadir)
 
 /* Fetch name into the spool, unless spooled or being fetched already. */
 static void
-prefetch_one(const TbdrConfig *cfg, TbdrWalSpool *sp, const char *name)
+prefetch_one(const TbdrConfig *cfg, TbdrWalSpool *sp, const char *name,
+			 uint64 seg_size)
 {
 	TbdrError	err;
 	TbdrWalArchive *wa;
@@ -185,7 +187,10 @@ prefetch_one(const TbdrConfig *cfg, TbdrWalSpool *sp, const char *name)
 	wa = tbdr_walarchive_open(cfg, &err);
 	/* a failure is not reported: the foreground fetch retries and reports */
 	if (wa != NULL)
+	{
+		tbdr_walarchive_set_segment_size(wa, seg_size);
 		(void) tbdr_wal_fetch(wa, name, path, true, NULL, &err);
+	}
 	tbdr_walspool_release(sp, name);
 	pfree(path);
 }
@@ -248,7 +253,7 @@ start_prefetch(const TbdrConfig *cfg, TbdrWalSpool *sp, const char *name,
 		pid = fork();
 		if (pid == 0)
 		{
-			prefetch_one(cfg, sp, next);
+			prefetch_one(cfg, sp, next, seg_size);
 			_exit(0);
 		}
 	}
@@ -296,14 +301,18 @@ cmd_archive_get(const CliCommand *cmd, int argc, char **argv)
 		exit(hard_exit);
 	}
 	wa = tbdr_walarchive_open(&cfg, &err);
+	if (wa != NULL)
+	{
+		seg_size = wal_segment_size(datadir);
+		tbdr_walarchive_set_segment_size(wa, seg_size);
+	}
 
 	/*
 	 * Prefetch only segments, into the spool in pg_wal (same file system as
 	 * %p, so a spooled file is handed over with a rename).
 	 */
 	prefetch = (wa != NULL && cfg.restore_prefetch > 0 &&
-				tbdr_wal_file_kind(name) == TBDR_WAL_SEGMENT &&
-				(seg_size = wal_segment_size(datadir)) > 0);
+				tbdr_wal_file_kind(name) == TBDR_WAL_SEGMENT && seg_size > 0);
 	if (prefetch)
 	{
 		char	   *spooldir = psprintf("%s/" TBDR_WALSPOOL_DIR, datadir);

@@ -12,9 +12,6 @@
 #include "core/keyfile.h"
 #include "core/repo.h"
 
-/* Manifests of very large clusters (a million files) stay well below this. */
-#define STATUS_OBJECT_MAX	((size_t) 1024 * 1024 * 1024)
-
 struct TbdrCatalog
 {
 	TbdrStorage *storage;
@@ -24,6 +21,7 @@ struct TbdrCatalog
 	bool		require_encryption;
 	TbdrCodecEncoder *enc;		/* created on first use */
 	TbdrCodecDecoder *dec;
+	int			max_status;		/* TBDR_MANIFEST_MAX_BYTES but in tests */
 };
 
 const char *
@@ -56,7 +54,14 @@ tbdr_catalog_create(TbdrStorage *st, bool own_storage,
 		cat->have_key = true;
 	}
 	cat->require_encryption = require_encryption;
+	cat->max_status = TBDR_MANIFEST_MAX_BYTES;
 	return cat;
+}
+
+void
+tbdr_catalog_set_status_limit(TbdrCatalog *cat, int max_bytes)
+{
+	cat->max_status = max_bytes;
 }
 
 TbdrCatalog *
@@ -156,7 +161,8 @@ tbdr_catalog_read_status(TbdrCatalog *cat, const char *id, const char *name,
 	bool		encoded;
 
 	*m = NULL;
-	if (!tbdr_storage_get_buffer(cat->storage, key, STATUS_OBJECT_MAX,
+	if (!tbdr_storage_get_buffer(cat->storage, key,
+								 TBDR_CODEC_MAX_STORED(cat->max_status),
 								 &data, &len, err))
 	{
 		if (err->code == TBDR_ERR_NOT_FOUND)
@@ -181,7 +187,9 @@ tbdr_catalog_read_status(TbdrCatalog *cat, const char *id, const char *name,
 			if (cat->dec == NULL)
 				goto fail;
 		}
-		if (!tbdr_codec_decode_buffer(cat->dec, data, len, &plain, err))
+		if (!tbdr_codec_decode_buffer_max(cat->dec, data, len,
+										  cat->max_status,
+										  "a backup status object", &plain, err))
 			goto fail;
 	}
 	else if (cat->require_encryption)
@@ -190,6 +198,14 @@ tbdr_catalog_read_status(TbdrCatalog *cat, const char *id, const char *name,
 					   "\"%s\" is not encrypted, but the repository requires encryption",
 					   key);
 		tbdr_error_hint(err, "Someone with write access to the repository may have replaced it; check the bucket.");
+		goto fail;
+	}
+	else if (len > (size_t) cat->max_status)
+	{
+		tbdr_error_set(err, TBDR_ERR_CORRUPT,
+					   "object is %zu bytes, more than a backup status object can have (%d)",
+					   len, cat->max_status);
+		tbdr_error_hint(err, "The object was not written by tbdr; check the repository.");
 		goto fail;
 	}
 	else
@@ -254,6 +270,15 @@ tbdr_catalog_write_status(TbdrCatalog *cat, const TbdrManifest *m,
 	}
 
 	tbdr_manifest_write(m, &json);
+	if (json.len > cat->max_status)
+	{
+		/* refused now rather than stored and refused by every reader */
+		tbdr_error_set(err, TBDR_ERR_CONFIG,
+					   "the manifest of backup %s is %d bytes, more than tbdr reads back (%d)",
+					   m->id, json.len, cat->max_status);
+		tbdr_error_hint(err, "A manifest takes about 200 bytes per file; a cluster with this many files is beyond what tbdr supports.");
+		goto done;
+	}
 	if (cat->have_key)
 	{
 		if (cat->enc == NULL)

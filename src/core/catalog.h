@@ -114,6 +114,12 @@ extern TbdrCatalog *tbdr_catalog_create(TbdrStorage *st, bool own_storage,
  * (encryption then required).  No network I/O yet.
  */
 extern TbdrCatalog *tbdr_catalog_open(const TbdrConfig *cfg, TbdrError *err);
+
+/*
+ * Status objects larger than max_bytes (TBDR_MANIFEST_MAX_BYTES unless set)
+ * are neither written nor read; unit tests set a small limit.
+ */
+extern void tbdr_catalog_set_status_limit(TbdrCatalog *cat, int max_bytes);
 extern void tbdr_catalog_close(TbdrCatalog *cat);
 extern TbdrStorage *tbdr_catalog_storage(TbdrCatalog *cat);
 

@@ -118,6 +118,9 @@ struct TbdrCodecDecoder
 	unsigned char tail[TRL_SIZE];	/* the last payload bytes seen */
 	size_t		tail_len;
 
+	uint64		max_plain;		/* 0 = no limit (tbdr_codec_decoder_set_limit) */
+	const char *max_plain_what;
+
 	TbdrCodecStats stats;
 };
 
@@ -809,8 +812,18 @@ tbdr_codec_decoder_reset(TbdrCodecDecoder *dec)
 	dec->cbuf_len = 0;
 	dec->chunk_no = 0;
 	dec->tail_len = 0;
+	dec->max_plain = 0;
+	dec->max_plain_what = NULL;
 	memset(&dec->stats, 0, sizeof(dec->stats));
 	/* sha is (re)initialized when the header is complete */
+}
+
+void
+tbdr_codec_decoder_set_limit(TbdrCodecDecoder *dec, uint64 max_plain,
+							 const char *what)
+{
+	dec->max_plain = max_plain;
+	dec->max_plain_what = what;
 }
 
 const TbdrCodecStats *
@@ -920,6 +933,14 @@ static bool
 dec_plain_out(TbdrCodecDecoder *dec, const char *data, size_t len,
 			  TbdrWriteFn out_fn, void *out_arg, TbdrError *err)
 {
+	if (dec->max_plain > 0 && len > dec->max_plain - dec->stats.plain_bytes)
+	{
+		tbdr_error_set(err, TBDR_ERR_CORRUPT,
+					   "object decodes to more than %llu bytes, more than %s can have",
+					   (unsigned long long) dec->max_plain, dec->max_plain_what);
+		tbdr_error_hint(err, "The object was not written by tbdr for this name (for example a compression bomb stored by someone with write access to the bucket); check the repository.");
+		return false;
+	}
 	if (EVP_DigestUpdate(dec->cr.sha, data, len) != 1)
 	{
 		set_openssl_error(err, "SHA-256 failed");
@@ -1277,7 +1298,16 @@ bool
 tbdr_codec_decode_buffer(TbdrCodecDecoder *dec, const void *data, size_t len,
 						 StringInfo out, TbdrError *err)
 {
+	return tbdr_codec_decode_buffer_max(dec, data, len, 0, NULL, out, err);
+}
+
+bool
+tbdr_codec_decode_buffer_max(TbdrCodecDecoder *dec, const void *data,
+							 size_t len, uint64 max_plain, const char *what,
+							 StringInfo out, TbdrError *err)
+{
 	tbdr_codec_decoder_reset(dec);
+	tbdr_codec_decoder_set_limit(dec, max_plain, what);
 	return tbdr_codec_decoder_write(dec, data, len, append_to_stringinfo, out, err) &&
 		tbdr_codec_decoder_finish(dec, append_to_stringinfo, out, err);
 }

@@ -154,6 +154,16 @@ extern bool tbdr_codec_decoder_write(TbdrCodecDecoder *dec, const void *data,
 extern bool tbdr_codec_decoder_finish(TbdrCodecDecoder *dec, TbdrWriteFn out_fn,
 									  void *out_arg, TbdrError *err);
 extern void tbdr_codec_decoder_reset(TbdrCodecDecoder *dec);
+
+/*
+ * Refuse the object being decoded (TBDR_ERR_CORRUPT, before passing any of
+ * it on) once its plaintext would exceed max_plain bytes: what it may be is
+ * bounded (a WAL segment by the segment size), and a small object must not
+ * decompress into gigabytes.  what names the kind for the message ("a WAL
+ * segment of this cluster").  Set after the reset: a reset clears it.
+ */
+extern void tbdr_codec_decoder_set_limit(TbdrCodecDecoder *dec,
+										 uint64 max_plain, const char *what);
 extern const TbdrCodecStats *tbdr_codec_decoder_stats(const TbdrCodecDecoder *dec);
 /* The header of the object being decoded; NULL before 48 bytes were fed. */
 extern const TbdrCodecHeader *tbdr_codec_decoder_header(const TbdrCodecDecoder *dec);
@@ -170,6 +180,20 @@ extern bool tbdr_codec_encode_buffer(TbdrCodecEncoder *enc, const void *data,
 									 size_t len, StringInfo out, TbdrError *err);
 extern bool tbdr_codec_decode_buffer(TbdrCodecDecoder *dec, const void *data,
 									 size_t len, StringInfo out, TbdrError *err);
+/*
+ * The most an object of plain bytes of plaintext can take stored: header,
+ * trailer, a tag per chunk of at least 4 KiB, and zstd's worst expansion of
+ * incompressible data, with room to spare; for reading objects whose
+ * plaintext is bounded.
+ */
+#define TBDR_CODEC_MAX_STORED(plain) \
+	((uint64) (plain) + (uint64) (plain) / 64 + 4096)
+
+/* The same, refusing an object whose plaintext exceeds max_plain bytes. */
+extern bool tbdr_codec_decode_buffer_max(TbdrCodecDecoder *dec,
+										 const void *data, size_t len,
+										 uint64 max_plain, const char *what,
+										 StringInfo out, TbdrError *err);
 
 /* ---- file adapters for the storage API ---- */
 

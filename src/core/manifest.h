@@ -49,6 +49,13 @@
 #include "lib/stringinfo.h"
 
 #define TBDR_MANIFEST_FORMAT 1
+
+/*
+ * Largest status object (manifest.json, started.json, failed.json) tbdr
+ * writes or reads: about 200 bytes per file, so some 2.5 million files.
+ * Readers refuse a bigger one before holding it in memory (docs/FORMAT.md).
+ */
+#define TBDR_MANIFEST_MAX_BYTES (512 * 1024 * 1024)
 #define TBDR_BACKUP_ID_LEN 16	/* 20261125T020000Z */
 
 typedef struct TbdrManifestFile

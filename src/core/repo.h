@@ -41,6 +41,13 @@
 /* Longest WAL-directory file name PostgreSQL archives (MAX_XFN_CHARS). */
 #define TBDR_WAL_NAME_MAX	40
 
+/*
+ * Largest plaintext of a timeline or backup history file read from the
+ * repository (PostgreSQL writes a line of at most a few hundred bytes per
+ * timeline switch; TBDR_MAX_TIMELINE_DEPTH is 1024).
+ */
+#define TBDR_WAL_HISTORY_MAX_BYTES	(1024 * 1024)
+
 typedef enum TbdrWalFileKind
 {
 	TBDR_WAL_INVALID = 0,		/* not a name PostgreSQL archives */

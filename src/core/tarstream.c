@@ -349,55 +349,103 @@ corrupt(TbdrError *err, const TbdrTarReader *r, const char *what)
 	return false;
 }
 
-/* Apply the records of a pax extended header to the next entry. */
+/*
+ * The decimal number at p (digits only, before end) into *v; the first
+ * character after it in *after.  false if there is none or it does not fit.
+ * (strtol would skip leading white space and accept a sign, and read past
+ * end: a record length must be plain digits within the record.)
+ */
+static bool
+parse_decimal(const char *p, const char *end, int64 *v, const char **after)
+{
+	int64		n = 0;
+	const char *q = p;
+
+	for (; q < end && *q >= '0' && *q <= '9'; q++)
+	{
+		if (n > (PG_INT64_MAX - 9) / 10)
+			return false;
+		n = n * 10 + (*q - '0');
+	}
+	*v = n;
+	*after = q;
+	return q > p;
+}
+
+/*
+ * Apply the records of a pax extended header to the next entry.  A record
+ * is "<length> <key>=<value>\n", length counting the whole record.
+ */
 static bool
 apply_pax(TbdrTarReader *r, TbdrError *err)
 {
-	char	   *p = r->ext.data;
-	char	   *end = r->ext.data + r->ext.len;
+	const char *p = r->ext.data;
+	const char *end = r->ext.data + r->ext.len;
 
 	while (p < end)
 	{
-		char	   *sp;
-		char	   *eq;
-		long		reclen;
-		char	   *rec_end;
+		const char *sp;
+		const char *eq;
+		const char *key;
+		int64		reclen;
+		size_t		keylen;
+		const char *rec_end;
 		char	   *value;
 
-		reclen = strtol(p, &sp, 10);
-		if (sp == p || *sp != ' ' || reclen <= 0 || reclen > end - p)
+		/* the shortest record is "<length> k=\n": past the space, 3 bytes */
+		if (!parse_decimal(p, end, &reclen, &sp) || sp >= end || *sp != ' ' ||
+			reclen > end - p || reclen < (sp - p) + 4)
 			return corrupt(err, r, "bad pax record length");
 		rec_end = p + reclen;
 		if (rec_end[-1] != '\n')
 			return corrupt(err, r, "pax record does not end in a newline");
-		eq = memchr(sp + 1, '=', rec_end - sp - 1);
+		key = sp + 1;
+		eq = memchr(key, '=', rec_end - 1 - key);
 		if (eq == NULL)
 			return corrupt(err, r, "pax record without '='");
-		value = pnstrdup(eq + 1, rec_end - eq - 2);
-		if (eq - sp - 1 == 4 && strncmp(sp + 1, "path", 4) == 0)
+		keylen = eq - key;
+		value = pnstrdup(eq + 1, rec_end - 1 - (eq + 1));
+		if (keylen == 4 && strncmp(key, "path", 4) == 0)
 		{
 			if (r->next_path)
 				pfree(r->next_path);
 			r->next_path = value;
 			value = NULL;
 		}
-		else if (eq - sp - 1 == 8 && strncmp(sp + 1, "linkpath", 8) == 0)
+		else if (keylen == 8 && strncmp(key, "linkpath", 8) == 0)
 		{
 			if (r->next_link)
 				pfree(r->next_link);
 			r->next_link = value;
 			value = NULL;
 		}
-		else if (eq - sp - 1 == 4 && strncmp(sp + 1, "size", 4) == 0)
+		else if (keylen == 4 && strncmp(key, "size", 4) == 0)
 		{
-			char	   *e;
+			const char *e;
+			int64		size;
 
-			r->next_size = strtoll(value, &e, 10);
-			if (*e != '\0' || r->next_size < 0)
+			if (!parse_decimal(value, value + strlen(value), &size, &e) || *e != '\0')
+			{
+				pfree(value);
 				return corrupt(err, r, "bad pax size");
+			}
+			r->next_size = size;
 		}
-		else if (eq - sp - 1 == 5 && strncmp(sp + 1, "mtime", 5) == 0)
-			r->next_mtime = (int64) strtod(value, NULL);
+		else if (keylen == 5 && strncmp(key, "mtime", 5) == 0)
+		{
+			/* seconds, maybe with a fraction (dropped) or a sign */
+			const char *v = value + (value[0] == '-');
+			const char *e;
+			int64		mtime;
+
+			if (!parse_decimal(v, v + strlen(v), &mtime, &e) ||
+				(*e != '\0' && *e != '.'))
+			{
+				pfree(value);
+				return corrupt(err, r, "bad pax mtime");
+			}
+			r->next_mtime = value[0] == '-' ? -mtime : mtime;
+		}
 		if (value)
 			pfree(value);
 		p = rec_end;

@@ -37,6 +37,7 @@ struct TbdrWalArchive
 	TbdrCodecDecoder *dec;
 	bool		identity_checked;
 	char	   *buf;			/* WAL_READ_CHUNK, for hashing local files */
+	uint64		seg_size;		/* of the cluster; 0 = unknown */
 };
 
 TbdrWalArchive *
@@ -101,6 +102,32 @@ tbdr_walarchive_open(const TbdrConfig *cfg, TbdrError *err)
 	if (wa == NULL)
 		tbdr_storage_close(st);
 	return wa;
+}
+
+void
+tbdr_walarchive_set_segment_size(TbdrWalArchive *wa, uint64 seg_size)
+{
+	wa->seg_size = seg_size;
+}
+
+/*
+ * Limit the plaintext of the object of WAL file name that dec is about to
+ * decode: a segment is at most one segment long (the cluster's size, or
+ * PostgreSQL's largest when unknown), a history file at most
+ * TBDR_WAL_HISTORY_MAX_BYTES.  Call after the decoder's reset.
+ */
+static void
+limit_decoded(TbdrWalArchive *wa, const char *name)
+{
+	TbdrWalFileKind kind = tbdr_wal_file_kind(name);
+
+	if (kind == TBDR_WAL_SEGMENT || kind == TBDR_WAL_PARTIAL)
+		tbdr_codec_decoder_set_limit(wa->dec,
+									 wa->seg_size ? wa->seg_size : TBDR_WAL_SEG_SIZE_MAX,
+									 wa->seg_size ? "a WAL segment of this cluster" : "a WAL segment");
+	else
+		tbdr_codec_decoder_set_limit(wa->dec, TBDR_WAL_HISTORY_MAX_BYTES,
+									 "a history file");
 }
 
 void
@@ -215,6 +242,7 @@ compare_existing(TbdrWalArchive *wa, const char *path, const char *name,
 		return false;
 
 	tbdr_codec_decoder_reset(wa->dec);
+	limit_decoded(wa, name);
 	t.dec = wa->dec;
 	t.out = discard_write;
 	t.out_arg = NULL;
@@ -386,6 +414,7 @@ tbdr_wal_fetch(TbdrWalArchive *wa, const char *name, const char *dest,
 	sink = tbdr_codec_sink_create(fd, wa->dec, err);
 	if (sink == NULL)
 		goto done;
+	limit_decoded(wa, name);
 	if (!tbdr_storage_get(wa->storage, key, 0, -1, tbdr_codec_sink_write, sink, err))
 	{
 		if (err->code == TBDR_ERR_NOT_FOUND)

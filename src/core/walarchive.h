@@ -17,7 +17,9 @@
  *
  * Fetch guarantees: the destination appears (durably: temporary name, fsync,
  * rename, fsync of the directory) only with complete, authenticated and
- * checksum-verified content.  A file that is not in the repository is
+ * checksum-verified content, no larger than the file can be (a segment,
+ * tbdr_walarchive_set_segment_size; a history file,
+ * TBDR_WAL_HISTORY_MAX_BYTES).  A file that is not in the repository is
  * TBDR_ERR_NOT_FOUND, so restore_command can end recovery quietly.
  *-------------------------------------------------------------------------
  */
@@ -45,6 +47,17 @@ extern TbdrWalArchive *tbdr_walarchive_create(TbdrStorage *st, bool own_storage,
 extern void tbdr_walarchive_close(TbdrWalArchive *wa);
 
 extern TbdrStorage *tbdr_walarchive_storage(TbdrWalArchive *wa);
+
+/* PostgreSQL's largest WAL segment size (wal_segment_size), 1 GB. */
+#define TBDR_WAL_SEG_SIZE_MAX	((uint64) 1024 * 1024 * 1024)
+
+/*
+ * The cluster's WAL segment size (pg_control), so that a fetched segment
+ * that decodes to more is refused before it fills pg_wal (a compression
+ * bomb).  Unset (0), a segment may decode to TBDR_WAL_SEG_SIZE_MAX.
+ */
+extern void tbdr_walarchive_set_segment_size(TbdrWalArchive *wa,
+											 uint64 seg_size);
 
 /*
  * Check (and on first use record) the repository identity for this

@@ -12,7 +12,6 @@
 #include "core/window.h"
 
 /* History files are a few lines; anything larger is not one of ours. */
-#define HISTORY_MAX_BYTES	(1024 * 1024)
 #define USECS_PER_SEC		INT64CONST(1000000)
 
 /* ---------------------------------------------------------------------
@@ -226,11 +225,12 @@ tbdr_format_timestamp(int64 us, char *out, size_t outlen)
 	int64		frac = us - secs * USECS_PER_SEC;
 	time_t		tt = (time_t) secs;
 	struct tm	tm;
-	char		base[32];
 
+	/* %04d, not strftime's %Y: year 999 is "0999", as the parser wants */
 	gmtime_r(&tt, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(out, outlen, "%s.%06d+00", base, (int) frac);
+	snprintf(out, outlen, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			 tm.tm_min, tm.tm_sec, (int) frac);
 }
 
 /* ---------------------------------------------------------------------
@@ -430,13 +430,17 @@ tbdr_wal_inventory_load(TbdrStorage *st, TbdrCodecDecoder *dec,
 		unsigned int tli;
 		bool		ok;
 
-		if (!tbdr_storage_get_buffer(st, key, HISTORY_MAX_BYTES, &data, &len, err))
+		if (!tbdr_storage_get_buffer(st, key,
+									 TBDR_CODEC_MAX_STORED(TBDR_WAL_HISTORY_MAX_BYTES),
+									 &data, &len, err))
 		{
 			tbdr_wal_inventory_free(inv);
 			return NULL;
 		}
 		initStringInfo(&plain);
-		ok = tbdr_codec_decode_buffer(dec, data, len, &plain, err);
+		ok = tbdr_codec_decode_buffer_max(dec, data, len,
+										  TBDR_WAL_HISTORY_MAX_BYTES,
+										  "a timeline history file", &plain, err);
 		pfree(data);
 		if (!ok)
 		{

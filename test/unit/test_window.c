@@ -61,6 +61,10 @@ main(void)
 	ok(tbdr_parse_timestamp("2026-11-29 20:02:03.123456-05", &us, &err), "-05");
 	tbdr_format_timestamp(us, buf, sizeof(buf));
 	is_str(buf, "2026-11-30 01:02:03.123456+00", "negative offset, microseconds kept");
+	ok(tbdr_parse_timestamp("0999-12-31 23:59:59.9999 UTC", &us, &err), "year 999");
+	tbdr_format_timestamp(us, buf, sizeof(buf));
+	is_str(buf, "0999-12-31 23:59:59.999900+00",
+		   "formatted with four digits, as parsed (found by fuzzing)");
 	ok(tbdr_parse_timestamp("2026-11-30 01:02:03Z", &us, &err) &&
 	   tbdr_parse_timestamp("2026-11-30 01:02:03 UTC", &us, &err), "Z and UTC");
 	ok(!tbdr_parse_timestamp("2026-11-30 01:02:03", &us, &err), "no zone: refused");
