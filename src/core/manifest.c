@@ -71,8 +71,10 @@ tbdr_format_utc(int64 t, char *out, size_t outlen)
 	time_t		tt = (time_t) t;
 	struct tm	tm;
 
+	/* %04d, not strftime's %Y: year 999 is "0999", as the parser wants */
 	gmtime_r(&tt, &tm);
-	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static bool
@@ -103,7 +105,8 @@ make_utc(int y, int mo, int d, int h, int mi, int sec, int64 *t)
 	tm.tm_min = mi;
 	tm.tm_sec = sec;
 	*t = (int64) timegm(&tm);
-	return true;
+	/* a leap second on 9999-12-31 would be year 10000: not four digits */
+	return *t < INT64CONST(253402300800);
 }
 
 bool
@@ -133,7 +136,9 @@ tbdr_backup_id_format(int64 t, char out[TBDR_BACKUP_ID_LEN + 1])
 	struct tm	tm;
 
 	gmtime_r(&tt, &tm);
-	strftime(out, TBDR_BACKUP_ID_LEN + 1, "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(out, TBDR_BACKUP_ID_LEN + 1, "%04d%02d%02dT%02d%02d%02dZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			 tm.tm_min, tm.tm_sec);
 }
 
 bool

@@ -65,6 +65,18 @@ main(void)
 	tbdr_format_timestamp(us, buf, sizeof(buf));
 	is_str(buf, "0999-12-31 23:59:59.999900+00",
 		   "formatted with four digits, as parsed (found by fuzzing)");
+	{
+		int64		t;
+		char		id[TBDR_BACKUP_ID_LEN + 1];
+
+		ok(tbdr_parse_utc("0474-11-25T02:00:00Z", &t), "manifest time of year 474");
+		tbdr_format_utc(t, buf, sizeof(buf));
+		is_str(buf, "0474-11-25T02:00:00Z", "  formatted with four digits (found by fuzzing)");
+		tbdr_backup_id_format(t, id);
+		is_str(id, "04741125T020000Z", "  and as a backup id");
+		ok(!tbdr_parse_utc("9999-12-31T23:59:60Z", &t),
+		   "a leap second into year 10000 is refused");
+	}
 	ok(tbdr_parse_timestamp("2026-11-30 01:02:03Z", &us, &err) &&
 	   tbdr_parse_timestamp("2026-11-30 01:02:03 UTC", &us, &err), "Z and UTC");
 	ok(!tbdr_parse_timestamp("2026-11-30 01:02:03", &us, &err), "no zone: refused");
