@@ -6,6 +6,8 @@
 #    segment's key makes archiving fail loudly, never overwritten, and
 #    PostgreSQL keeps the segment;
 #  - with encryption, archive-get with the wrong key fails clearly;
+#  - a WAL object that decodes to more than a segment (a zstd bomb) is
+#    refused by archive-get in the data directory, nothing written;
 #  - a second cluster (other system identifier) is refused;
 #  - without a repository the archiver warns and keeps the WAL;
 #  - a standby with archive_mode = always archives into the same repository;
@@ -163,6 +165,27 @@ is($err, '', 'quietly');
 ok(!-e "$tmp/none", 'and creates nothing');
 ($rc, $out, $err) = tbdr('archive-get', '-c', $conf, '00000002.history', "$tmp/none");
 is($rc, 1, 'archive-get of a missing history file exits 1');
+
+# A zstd bomb stored as a segment: 17 MiB of zeros (a few KB stored), more
+# than a segment of this cluster (16 MiB, read from pg_control), so
+# archive-get run as restore_command refuses it and writes nothing.
+my $bomb = '0000000100000000000000FE';
+open(my $bfh, '>', "$tmp/$bomb") or die;
+print $bfh "\0" x (17 * 1024 * 1024);
+close $bfh;
+($rc, $out, $err) = tbdr_in($node->data_dir, 'archive-push', '-c', $conf, "$tmp/$bomb");
+is($rc, 0, 'a 17 MiB object stored as a segment') or diag $err;
+my $conf_nopf = write_conf('noprefetch', restore_prefetch => 0);
+($rc, $out, $err) = tbdr_in($node->data_dir, 'archive-get', '-c', $conf_nopf, $bomb,
+	"pg_wal/RECOVERYXLOG");
+ok($rc != 0 && $rc != 1, 'archive-get refuses it, with the code that stops recovery')
+  or diag "rc $rc";
+like($err, qr/decodes to more than 16777216 bytes, more than a WAL segment of this cluster can have/,
+	'the error says why') or diag $err;
+ok(!-e "$pgwal/RECOVERYXLOG", 'nothing written to pg_wal');
+opendir(my $wdh, $pgwal) or die;
+is(scalar(grep { /tbdr-tmp/ } readdir($wdh)), 0, 'no temporary file left in pg_wal');
+closedir($wdh);
 
 # --- idempotent re-archive -------------------------------------------------------
 my $again = $done[-1];
