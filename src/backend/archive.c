@@ -28,12 +28,12 @@
 #include "access/xlog.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
-#include "lib/stringinfo.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "backend/archive_worker.h"
 #include "backend/compat.h"
+#include "backend/ereport.h"
 #include "backend/guc.h"
 #include "backend/status.h"
 #include "backend/walpush.h"
@@ -58,26 +58,14 @@ TBDR_DEFINE_ARCHIVE_MODULE(tbdr_archive_configured, tbdr_archive_file,
 						   tbdr_archive_shutdown)
 
 static void
-report_failure(const char *file, const TbdrError *err)
+report_failure(const char *file, TbdrError *err)
 {
 	char	   *line = tbdr_error_format(err);
-	StringInfoData detail;
 
 	tbdr_status_failed(file, line);
-
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, err->detail);
-	if (err->s3_code[0] || err->request_id[0])
-		appendStringInfo(&detail, "%sS3 error code: %s, request id: %s.",
-						 detail.len ? " " : "",
-						 err->s3_code[0] ? err->s3_code : "-",
-						 err->request_id[0] ? err->request_id : "-");
-	ereport(WARNING,
-			(errmsg("tbdr could not archive \"%s\": %s", file, err->message),
-			 detail.len ? errdetail("%s", detail.data) : 0,
-			 err->hint[0] ? errhint("%s", err->hint) : 0));
-	pfree(detail.data);
 	pfree(line);
+	tbdr_error_prefix(err, "tbdr could not archive \"%s\": ", file);
+	tbdr_ereport(WARNING, err);
 }
 
 static bool
@@ -125,8 +113,9 @@ write_gap_markers(const char *reason)
 	if (done < npending_gaps)
 	{
 		last_gap_write_failure = GetCurrentTimestamp();
+		tbdr_error_prefix(&err, "tbdr could not record the WAL gap in the repository: ");
 		ereport(WARNING,
-				(errmsg("tbdr could not record the WAL gap in the repository: %s", err.message),
+				(tbdr_errfrom(&err),
 				 errdetail("The gap stays visible as the missing segment; the marker under gaps/ is written once the repository is reachable again.")));
 	}
 	memmove(pending_gaps, pending_gaps + done,

@@ -43,16 +43,16 @@
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lwlock.h"
 #include "storage/pmsignal.h"
-#include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "backend/archive_worker.h"
+#include "backend/ereport.h"
 #include "backend/guc.h"
+#include "backend/shmem.h"
 #include "backend/status.h"
 #include "backend/walpush.h"
 #include "core/http.h"
@@ -101,7 +101,7 @@ typedef struct PrepushSlot
 	uint64		plain_bytes;
 	uint64		stored_bytes;
 	TimestampTz stored_at;
-	unsigned char settings[32];	/* tbdr_walpush_settings_hash() used */
+	unsigned char settings[32];	/* tbdr_guc_settings_hash() used */
 } PrepushSlot;
 
 typedef struct PrepushWorker
@@ -124,9 +124,6 @@ typedef struct PrepushShared
 
 static PrepushShared *prepush = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 /* Worker process state. */
 static int	my_index = -1;
 static volatile sig_atomic_t got_sigterm = false;
@@ -134,31 +131,6 @@ static volatile sig_atomic_t got_sigterm = false;
 PGDLLEXPORT void tbdr_prepush_main(Datum arg);
 static void update_worker_state(void);
 
-static void
-prepush_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(PrepushShared)));
-}
-
-static void
-prepush_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	prepush = ShmemInitStruct("tbdr prepush", sizeof(PrepushShared), &found);
-	if (!found)
-	{
-		memset(prepush, 0, sizeof(*prepush));
-		SpinLockInit(&prepush->mutex);
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
 
 void
 tbdr_archive_worker_init(void)
@@ -169,10 +141,8 @@ tbdr_archive_worker_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = prepush_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = prepush_shmem_startup;
+	tbdr_shmem_add("tbdr prepush", sizeof(PrepushShared),
+				   offsetof(PrepushShared, mutex), (void **) &prepush, NULL);
 
 	/* archive_mode needs a restart to change: no archiving, no workers. */
 	if (XLogArchiveMode == ARCHIVE_MODE_OFF)
@@ -311,7 +281,7 @@ tbdr_prepush_begin(const char *file, const char *path, TbdrWalPushResult *res)
 	 * Stored with other settings (a reload changed the repository, say,
 	 * and the worker had not seen it yet): not stored as we would.
 	 */
-	tbdr_walpush_settings_hash(settings);
+	tbdr_guc_settings_hash(settings);
 
 	/*
 	 * The shared state is read and changed under the spinlock; system calls
@@ -736,7 +706,7 @@ push_one(TbdrWalPusher *pusher, const char *name, int failures)
 	}
 
 	/* settings only change at the top of the loop, not during the push */
-	tbdr_walpush_settings_hash(settings);
+	tbdr_guc_settings_hash(settings);
 	ok = tbdr_walpusher_push(pusher, name, path, &res, &err);
 	if (ok && (stat(path, &after) != 0 ||
 			   after.st_size != before.st_size || after.st_ino != before.st_ino ||
@@ -763,12 +733,10 @@ push_one(TbdrWalPusher *pusher, const char *name, int failures)
 	 */
 	if (!got_sigterm)
 	{
-		char	   *line = tbdr_error_format(&err);
-
+		tbdr_error_prefix(&err, "tbdr wal pusher could not store \"%s\": ", name);
 		ereport(failures == 0 ? LOG : DEBUG1,
-				(errmsg("tbdr wal pusher could not store \"%s\": %s", name, line),
+				(tbdr_errfrom(&err),
 				 errdetail("The archiver stores it itself; the worker retries with backoff.")));
-		pfree(line);
 	}
 	tbdr_walpusher_close(pusher);
 	return false;

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * backup.h
- *	  Base backups in the server: the backup worker, its shared state, and
- *	  the scheduler worker.
+ *	  Base backups in the server: the backup worker and its shared state
+ *	  (the scheduler, which starts backups, is backup_schedule.h).
  *
  * A base backup runs in a dynamic background worker ("tbdr backup <id>")
  * connected to tbdr.database, started by tbdr_backup_now() or by the
@@ -27,16 +27,7 @@
 
 #include "core/manifest.h"
 
-/*
- * Lower this process's CPU priority (before any thread starts: threads
- * inherit it).  Never ERRORs.
- */
-extern void tbdr_backup_lower_priority(void);
-
-/* ereport(ERROR) of a core error of a backup, with its hint. */
-extern void tbdr_backup_raise_error(TbdrError *err) pg_attribute_noreturn();
-
-/* From _PG_init: shared memory hooks and the scheduler (preloading only). */
+/* From _PG_init: the shared backup state (preloading only). */
 extern void tbdr_backup_init(void);
 
 /* Whether the shared backup state exists (tbdr preloaded). */
@@ -69,18 +60,7 @@ typedef struct TbdrBackupProgress
 
 extern bool tbdr_backup_get_progress(TbdrBackupProgress *p);
 
-/*
- * Called by the scheduler after each scheduled backup (id, and whether it
- * completed); NULL by default.  For work that follows backups (expiry).
- */
-typedef void (*tbdr_after_scheduled_backup_fn) (const char *id, bool ok);
-extern PGDLLIMPORT tbdr_after_scheduled_backup_fn tbdr_after_scheduled_backup;
-
-/* Entry points of the workers (bgw_function_name). */
+/* Entry point of the backup worker (bgw_function_name). */
 extern PGDLLEXPORT void tbdr_backup_worker_main(Datum arg);
-extern PGDLLEXPORT void tbdr_schedule_main(Datum arg);
-
-/* From tbdr_backup_init: register the scheduler worker. */
-extern void tbdr_schedule_register(void);
 
 #endif							/* TBDR_BACKEND_BACKUP_H */

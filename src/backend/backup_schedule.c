@@ -43,6 +43,8 @@
 #include "utils/memutils.h"
 
 #include "backend/backup.h"
+#include "backend/backup_schedule.h"
+#include "backend/ereport.h"
 #include "backend/guc.h"
 #include "backend/monitor.h"
 #include "core/catalog.h"
@@ -55,6 +57,8 @@ tbdr_schedule_register(void)
 {
 	BackgroundWorker worker;
 
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -80,8 +84,8 @@ current_schedule(TbdrCron *cron)
 	if (!tbdr_cron_parse(tbdr_guc.backup_schedule, cron, &err))
 	{
 		/* the GUC check prevents this; keep the worker alive anyway */
-		ereport(WARNING,
-				(errmsg("tbdr: tbdr.backup_schedule: %s", err.message)));
+		tbdr_error_prefix(&err, "tbdr: tbdr.backup_schedule: ");
+		tbdr_ereport(WARNING, &err);
 		return false;
 	}
 	return true;
@@ -156,11 +160,10 @@ list_backups(void)
 	if (err.code != TBDR_ERR_CONFIG && strcmp(warned, err.message) != 0)
 	{
 		strlcpy(warned, err.message, sizeof(warned));
+		tbdr_error_prefix(&err, "tbdr: could not read the backups in the repository: ");
 		ereport(WARNING,
-				(errmsg("tbdr: could not read the backups in the repository: %s",
-						err.message),
-				 errdetail("Backup catch-up and the backup figures of tbdr_status() wait until it can be read; retried every minute."),
-				 err.hint[0] ? errhint("%s", err.hint) : 0));
+				(tbdr_errfrom(&err),
+				 errdetail("Backup catch-up and the backup figures of tbdr_status() wait until it can be read; retried every minute.")));
 	}
 	return NULL;
 }

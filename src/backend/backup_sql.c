@@ -21,6 +21,7 @@
 #include "utils/timestamp.h"
 
 #include "backend/backup.h"
+#include "backend/ereport.h"
 #include "backend/guc.h"
 #include "core/catalog.h"
 
@@ -83,14 +84,7 @@ tbdr_list_backups(PG_FUNCTION_ARGS)
 	if (cat)
 		tbdr_catalog_close(cat);
 	if (list == NULL)
-	{
-		char	   *line = tbdr_error_format(&err);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("%s", line),
-				 err.hint[0] ? errhint("%s", err.hint) : 0));
-	}
+		tbdr_ereport(ERROR, &err);
 	if (know_running)
 		(void) tbdr_backup_is_running(running_id);
 

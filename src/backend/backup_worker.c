@@ -14,7 +14,6 @@
 #include "postgres.h"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,9 +28,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lwlock.h"
 #include "storage/pmsignal.h"
-#include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
@@ -41,9 +38,12 @@
 #include "utils/timestamp.h"
 
 #include "backend/backup.h"
+#include "backend/backup_priority.h"
 #include "backend/backup_writers.h"
+#include "backend/ereport.h"
 #include "backend/guc.h"
 #include "backend/monitor.h"
+#include "backend/shmem.h"
 #include "core/backup.h"
 #include "core/catalog.h"
 #include "core/keyfile.h"
@@ -73,49 +73,16 @@ typedef struct BackupShared
 
 static BackupShared *backup_shared = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 /* ---------------------------------------------------------------------
  * Shared state
  * ---------------------------------------------------------------------
  */
 
-static void
-backup_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(BackupShared)));
-}
-
-static void
-backup_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	backup_shared = ShmemInitStruct("tbdr backup", sizeof(BackupShared), &found);
-	if (!found)
-	{
-		memset(backup_shared, 0, sizeof(BackupShared));
-		SpinLockInit(&backup_shared->mutex);
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
 void
 tbdr_backup_init(void)
 {
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = backup_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = backup_shmem_startup;
-	tbdr_schedule_register();
+	tbdr_shmem_add("tbdr backup", sizeof(BackupShared),
+				   offsetof(BackupShared, mutex), (void **) &backup_shared, NULL);
 }
 
 bool
@@ -344,17 +311,6 @@ typedef struct BackupRun
 
 static BackupRun *run = NULL;
 
-void
-tbdr_backup_raise_error(TbdrError *err)
-{
-	char	   *line = tbdr_error_format(err);
-
-	ereport(ERROR,
-			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-			 errmsg("%s", line),
-			 err->hint[0] ? errhint("%s", err->hint) : 0));
-}
-
 static bool
 run_cancel(void *arg)
 {
@@ -378,21 +334,6 @@ writers_progress(void *arg, int64 bytes, int parts_done)
 	backup_shared->bytes_done = bytes;
 	backup_shared->parts_done = parts_done;
 	SpinLockRelease(&backup_shared->mutex);
-}
-
-/*
- * A backup is background work: where CPU is short it should yield to the
- * queries, not compete with them.  (Measured on a 2-core machine beside
- * pgbench, SCHED_IDLE did no better than nice 10: what the queries lose
- * there is not CPU time the scheduler hands out; tbdr.backup_max_rate is
- * what helps.)
- */
-void
-tbdr_backup_lower_priority(void)
-{
-	if (setpriority(PRIO_PROCESS, 0, 10) != 0)
-		ereport(LOG,
-				(errmsg("tbdr: could not lower the CPU priority of the backup process: %m")));
 }
 
 /* If the process exits without a result (FATAL), free the slot. */
@@ -467,7 +408,7 @@ clean_earlier_backups(BackupRun *r)
 	tbdr_error_clear(&err);
 	list = tbdr_catalog_list(r->cat, &err);
 	if (list == NULL)
-		tbdr_backup_raise_error(&err);
+		tbdr_ereport(ERROR, &err);
 	for (int i = 0; i < list->count; i++)
 	{
 		TbdrBackupInfo *b = &list->items[i];
@@ -481,7 +422,7 @@ clean_earlier_backups(BackupRun *r)
 			if (!tbdr_catalog_fail_interrupted(r->cat, b->id,
 											   "interrupted: the backup did not finish (server stopped or crashed during it)",
 											   &removed, &err))
-				tbdr_backup_raise_error(&err);
+				tbdr_ereport(ERROR, &err);
 			ereport(LOG,
 					(errmsg("tbdr: backup %s was interrupted; marked failed, %d partial objects and uploads removed",
 							b->id, removed)));
@@ -489,7 +430,7 @@ clean_earlier_backups(BackupRun *r)
 		else if (b->state == TBDR_BACKUP_FAILED && b->nobjects > status_objects)
 		{
 			if (!tbdr_catalog_remove_partial(r->cat, b->id, &removed, &err))
-				tbdr_backup_raise_error(&err);
+				tbdr_ereport(ERROR, &err);
 		}
 		removed_total += removed;
 	}
@@ -498,7 +439,7 @@ clean_earlier_backups(BackupRun *r)
 	/* uploads of failed backups whose parts never appeared */
 	if (!tbdr_storage_cleanup_uploads(tbdr_catalog_storage(r->cat),
 									  TBDR_REPO_BACKUP_PREFIX, &removed_total, &err))
-		tbdr_backup_raise_error(&err);
+		tbdr_ereport(ERROR, &err);
 }
 
 /* Wait until every segment from wal_start to wal_stop is in the repository. */
@@ -521,7 +462,7 @@ wait_for_wal(BackupRun *r, TimeLineID tli, XLogSegNo first, XLogSegNo last)
 			int			found;
 
 			if (key == NULL)
-				tbdr_backup_raise_error(&err);
+				tbdr_ereport(ERROR, &err);
 			/* a failing check is retried like a missing segment */
 			tbdr_error_clear(&err);
 			found = tbdr_storage_head(st, key, NULL, &err);
@@ -588,7 +529,7 @@ store_part(BackupRun *r, TbdrBackupOptions *o, TbdrBackupPlan *plan, int part)
 			ereport(ERROR,
 					(errcode(ERRCODE_ADMIN_SHUTDOWN),
 					 errmsg("backup cancelled: the server is shutting down")));
-		tbdr_backup_raise_error(&err);
+		tbdr_ereport(ERROR, &err);
 	}
 	r->bytes_before += tbdr_backup_part_bytes(plan, part);
 	SpinLockAcquire(&backup_shared->mutex);
@@ -622,11 +563,11 @@ take_backup(BackupRun *r)
 	tbdr_guc_copy(&r->cfg);
 	r->cat = tbdr_catalog_open(&r->cfg, &err);
 	if (r->cat == NULL)
-		tbdr_backup_raise_error(&err);
+		tbdr_ereport(ERROR, &err);
 	if (!tbdr_repo_check_identity(tbdr_catalog_storage(r->cat),
 								  GetSystemIdentifier(), PG_VERSION_NUM / 10000,
 								  true, &err))
-		tbdr_backup_raise_error(&err);
+		tbdr_ereport(ERROR, &err);
 
 	memset(&r->codec, 0, sizeof(r->codec));
 	r->codec.compression = (TbdrCompression) r->cfg.compression;
@@ -639,7 +580,7 @@ take_backup(BackupRun *r)
 		if (!tbdr_key_load(r->cfg.encryption_key_file, r->key, &err))
 		{
 			tbdr_error_prefix(&err, "tbdr.encryption_key_file: ");
-			tbdr_backup_raise_error(&err);
+			tbdr_ereport(ERROR, &err);
 		}
 		r->codec.key = r->key;
 		have_key = true;
@@ -673,7 +614,7 @@ take_backup(BackupRun *r)
 	r->m->encryption = pstrdup(have_key ? "aes-256-gcm" : "none");
 	r->m->key_fingerprint = have_key ? pstrdup(fp) : NULL;
 	if (!tbdr_catalog_write_status(r->cat, r->m, &err))
-		tbdr_backup_raise_error(&err);
+		tbdr_ereport(ERROR, &err);
 	r->started_written = true;
 	ereport(LOG,
 			(errmsg("tbdr: backup %s started%s at %X/%X", r->id,
@@ -684,7 +625,7 @@ take_backup(BackupRun *r)
 	set_phase("listing files");
 	plan = tbdr_backup_plan_create();
 	if (!tbdr_backup_plan_walk(plan, DataDir, r->m, &err))
-		tbdr_backup_raise_error(&err);
+		tbdr_ereport(ERROR, &err);
 	tbdr_backup_plan_split(plan, (int64) r->cfg.backup_part_size * 1024 * 1024);
 	final_part = plan->nparts + 1;
 	SpinLockAcquire(&backup_shared->mutex);
@@ -750,7 +691,7 @@ take_backup(BackupRun *r)
 	pfree(r->m->status);
 	r->m->status = pstrdup("complete");
 	if (!tbdr_catalog_write_status(r->cat, r->m, &err))
-		tbdr_backup_raise_error(&err);
+		tbdr_ereport(ERROR, &err);
 	tbdr_backup_plan_free(plan);
 }
 
@@ -785,16 +726,20 @@ record_failure(BackupRun *r, const char *message)
 	fm->error = pstrdup(message);
 	fm->stop_time = (int64) time(NULL);
 	if (!tbdr_catalog_write_status(r->cat, fm, &err))
+	{
+		tbdr_error_prefix(&err, "tbdr: could not record the failure of backup %s: ", r->id);
 		ereport(WARNING,
-				(errmsg("tbdr: could not record the failure of backup %s: %s",
-						r->id, err.message),
+				(tbdr_errfrom(&err),
 				 errdetail("The next backup marks it failed and removes its leftovers.")));
+	}
 	tbdr_error_clear(&err);
 	if (!tbdr_catalog_remove_partial(r->cat, r->id, &removed, &err))
+	{
+		tbdr_error_prefix(&err, "tbdr: could not remove the partial objects of backup %s: ", r->id);
 		ereport(WARNING,
-				(errmsg("tbdr: could not remove the partial objects of backup %s: %s",
-						r->id, err.message),
+				(tbdr_errfrom(&err),
 				 errdetail("The next backup removes them.")));
+	}
 }
 
 void

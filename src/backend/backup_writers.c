@@ -29,10 +29,10 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "backend/backup.h"
+#include "backend/backup_priority.h"
 #include "backend/backup_writers.h"
+#include "backend/ereport.h"
 #include "backend/guc.h"
-#include "backend/walpush.h"
 #include "core/digest.h"
 #include "core/keyfile.h"
 #include "core/storage.h"
@@ -122,7 +122,7 @@ tbdr_backup_writers_start(const char *backup_id, const TbdrBackupPlan *plan,
 	hdr->compression = (int) o->codec.compression;
 	hdr->level = o->codec.level;
 	hdr->workers = o->codec.workers;
-	tbdr_walpush_settings_hash(hdr->settings_hash);
+	tbdr_guc_settings_hash(hdr->settings_hash);
 	hdr->encrypted = key_fp != NULL;
 	if (key_fp)
 		strlcpy(hdr->key_fp, key_fp, sizeof(hdr->key_fp));
@@ -366,7 +366,7 @@ tbdr_backup_writers_run(TbdrBackupWriters *w, const TbdrBackupPlan *plan,
 				if (pg_atomic_read_u32(&hdr->failed) != 0)
 					drain_queues(w, parts, &ls.done, detached);
 				check_leader_interrupts();
-				tbdr_backup_raise_error(&err);
+				tbdr_ereport(ERROR, &err);
 			}
 			parts[part] = fm;
 			ls.done++;
@@ -472,7 +472,7 @@ writer_setup(WritersShared *hdr, TbdrConfig *cfg, TbdrBackupOptions *o,
 
 	tbdr_error_clear(&err);
 	tbdr_guc_copy(cfg);
-	tbdr_walpush_settings_hash(hash);
+	tbdr_guc_settings_hash(hash);
 	if (memcmp(hash, hdr->settings_hash, sizeof(hash)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -491,7 +491,7 @@ writer_setup(WritersShared *hdr, TbdrConfig *cfg, TbdrBackupOptions *o,
 			!tbdr_key_load(cfg->encryption_key_file, key, &err))
 		{
 			tbdr_error_prefix(&err, "tbdr.encryption_key_file: ");
-			tbdr_backup_raise_error(&err);
+			tbdr_ereport(ERROR, &err);
 		}
 		tbdr_key_fingerprint_hex(key, fp);
 		if (strcmp(fp, hdr->key_fp) != 0)
@@ -506,7 +506,7 @@ writer_setup(WritersShared *hdr, TbdrConfig *cfg, TbdrBackupOptions *o,
 	o->start_lsn = hdr->start_lsn;
 	o->storage = tbdr_storage_open(cfg, &err);
 	if (o->storage == NULL)
-		tbdr_backup_raise_error(&err);
+		tbdr_ereport(ERROR, &err);
 }
 
 static void
@@ -528,7 +528,7 @@ writer_run(WritersShared *hdr, int index, shm_mq_handle *mqh)
 	plan = tbdr_backup_plan_deserialize((char *) hdr + hdr->plan_offset,
 										hdr->plan_len, &err);
 	if (plan == NULL)
-		tbdr_backup_raise_error(&err);
+		tbdr_ereport(ERROR, &err);
 
 	part_cxt = AllocSetContextCreate(CurrentMemoryContext, "tbdr backup part",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -559,7 +559,7 @@ writer_run(WritersShared *hdr, int index, shm_mq_handle *mqh)
 						(errcode(ERRCODE_QUERY_CANCELED),
 						 errmsg("backup writer %d/%d stopped: the backup is being cancelled",
 								index + 2, hdr->nwriters + 1)));
-			tbdr_backup_raise_error(&err);
+			tbdr_ereport(ERROR, &err);
 		}
 		initStringInfo(&doc);
 		tbdr_manifest_write(fm, &doc);

@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "backend/ereport.h"
 #include "backend/expire_sql.h"
 #include "backend/guc.h"
 #include "backend/monitor.h"
@@ -82,13 +83,14 @@ tbdr_expire_run(bool dry_run, const char *purpose, TbdrExpireResult **result,
 	else
 	{
 		char	   *line = tbdr_error_format(err);
+		TbdrError	logged = *err;	/* err goes back to the caller as is */
 
 		if (!dry_run)
 			tbdr_monitor_expiry(false, line, res ? res->repo_bytes : -1);
+		tbdr_error_prefix(&logged, "tbdr: %s failed: ", purpose);
 		ereport(WARNING,
-				(errmsg("tbdr: %s failed: %s", purpose, line),
-				 res ? errdetail("Before the failure: %s.", summary) : 0,
-				 err->hint[0] ? errhint("%s", err->hint) : 0));
+				(tbdr_errfrom(&logged),
+				 res ? errdetail("Before the failure: %s.", summary) : 0));
 	}
 	if (result)
 		*result = res;
@@ -135,15 +137,7 @@ tbdr_expire(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (!tbdr_expire_run(dry_run, "tbdr_expire()",
 						 &res, &err))
-	{
-		ereport(ERROR,
-				(errcode(err.code == TBDR_ERR_CONFLICT ? ERRCODE_LOCK_NOT_AVAILABLE :
-						 err.code == TBDR_ERR_CONFIG ? ERRCODE_INVALID_PARAMETER_VALUE :
-						 ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("%s", err.message),
-				 err.detail[0] ? errdetail("%s", err.detail) : 0,
-				 err.hint[0] ? errhint("%s", err.hint) : 0));
-	}
+		tbdr_ereport(ERROR, &err);
 
 	for (int i = 0; i < res->nitems; i++)
 	{

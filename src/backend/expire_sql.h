@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * expire_sql.h
  *	  Expiry in the server: tbdr_expire() in SQL, and the run after every
- *	  scheduled backup (tbdr_after_scheduled_backup, backend/backup.h).
+ *	  scheduled backup (tbdr_after_scheduled_backup, backend/backup_schedule.h).
  *-------------------------------------------------------------------------
  */
 #ifndef TBDR_BACKEND_EXPIRE_SQL_H

@@ -39,6 +39,7 @@
 #include "utils/memutils.h"
 
 #include "backend/guc.h"
+#include "core/digest.h"
 
 TbdrConfig	tbdr_guc;
 
@@ -286,4 +287,43 @@ tbdr_guc_copy(TbdrConfig *dst)
 			*to = pstrdup(*from ? *from : "");
 		}
 	}
+}
+
+/*
+ * A digest of every tbdr.* value, to notice a reload that changed any of
+ * them.  Raw values (not tbdr_config_show, which masks secrets), hashed so
+ * that no second copy of a secret is kept.
+ */
+void
+tbdr_guc_settings_hash(unsigned char out[TBDR_SHA256_LEN])
+{
+	TbdrDigest *d = tbdr_digest_create(TBDR_DIGEST_SHA256);
+
+	for (int i = 0; i < tbdr_num_settings; i++)
+	{
+		const TbdrSetting *s = &tbdr_settings[i];
+		const char *field = (const char *) &tbdr_guc + s->offset;
+
+		tbdr_digest_update(d, s->name, strlen(s->name) + 1);
+		switch (s->type)
+		{
+			case TBDR_SETTING_STRING:
+				{
+					const char *v = *(char *const *) field;
+
+					if (v == NULL)
+						v = "";
+					tbdr_digest_update(d, v, strlen(v) + 1);
+					break;
+				}
+			case TBDR_SETTING_BOOL:
+				tbdr_digest_update(d, field, sizeof(bool));
+				break;
+			case TBDR_SETTING_INT:
+			case TBDR_SETTING_ENUM:
+				tbdr_digest_update(d, field, sizeof(int));
+				break;
+		}
+	}
+	tbdr_digest_final(d, out);
 }

@@ -25,4 +25,11 @@ extern void tbdr_define_gucs(void);
 /* A copy of tbdr_guc with strings palloc'd in CurrentMemoryContext. */
 extern void tbdr_guc_copy(TbdrConfig *dst);
 
+/*
+ * A digest of every tbdr.* value now (raw values, hashed: no second copy
+ * of a secret): two processes that compute the same digest store into the
+ * same repository the same way.
+ */
+extern void tbdr_guc_settings_hash(unsigned char out[32]);
+
 #endif							/* TBDR_BACKEND_GUC_H */

@@ -9,14 +9,12 @@
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "miscadmin.h"
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "backend/monitor.h"
+#include "backend/shmem.h"
 
 /* Complete backups before the newest one that the size median looks at. */
 #define MEDIAN_OF	7
@@ -40,43 +38,11 @@ typedef struct TbdrMonitorShared
 
 static TbdrMonitorShared *mon = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-static void
-monitor_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(TbdrMonitorShared)));
-}
-
-static void
-monitor_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	mon = ShmemInitStruct("tbdr monitor", sizeof(TbdrMonitorShared), &found);
-	if (!found)
-	{
-		memset(mon, 0, sizeof(*mon));
-		SpinLockInit(&mon->mutex);
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
 void
 tbdr_monitor_init(void)
 {
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = monitor_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = monitor_shmem_startup;
+	tbdr_shmem_add("tbdr monitor", sizeof(TbdrMonitorShared),
+				   offsetof(TbdrMonitorShared, mutex), (void **) &mon, NULL);
 }
 
 static int

@@ -20,14 +20,12 @@
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "postmaster/pgarch.h"
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "backend/monitor.h"
+#include "backend/shmem.h"
 #include "backend/status.h"
 
 #define STATUS_NAME_LEN		(MAX_XFN_CHARS + 1)
@@ -58,52 +56,23 @@ typedef struct TbdrSharedStatus
 
 static TbdrSharedStatus *shared_status = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 PG_FUNCTION_INFO_V1(tbdr_status);
 
 static void
-status_shmem_request(void)
+status_shmem_init(void *area)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(TbdrSharedStatus)));
-}
+	TbdrSharedStatus *st = area;
 
-static void
-status_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared_status = ShmemInitStruct("tbdr status", sizeof(TbdrSharedStatus),
-									&found);
-	if (!found)
-	{
-		memset(shared_status, 0, sizeof(*shared_status));
-		SpinLockInit(&shared_status->mutex);
-		shared_status->stats_since = GetCurrentTimestamp();
-		strlcpy(shared_status->worker_state, "none",
-				sizeof(shared_status->worker_state));
-	}
-	LWLockRelease(AddinShmemInitLock);
+	st->stats_since = GetCurrentTimestamp();
+	strlcpy(st->worker_state, "none", sizeof(st->worker_state));
 }
 
 void
 tbdr_status_init(void)
 {
-	/* Shared memory can only be had when loaded at postmaster start. */
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = status_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = status_shmem_startup;
+	tbdr_shmem_add("tbdr status", sizeof(TbdrSharedStatus),
+				   offsetof(TbdrSharedStatus, mutex),
+				   (void **) &shared_status, status_shmem_init);
 }
 
 bool

@@ -9,6 +9,7 @@
 
 #include "backend/archive_worker.h"
 #include "backend/backup.h"
+#include "backend/backup_schedule.h"
 #include "backend/expire_sql.h"
 #include "backend/guc.h"
 #include "backend/monitor.h"
@@ -26,5 +27,6 @@ _PG_init(void)
 	tbdr_monitor_init();
 	tbdr_after_scheduled_backup = tbdr_expire_after_backup;
 	tbdr_archive_worker_init();	/* after the GUCs: reads archive_parallel */
-	tbdr_backup_init();			/* backup state, scheduler worker */
+	tbdr_backup_init();			/* the shared backup state */
+	tbdr_schedule_register();
 }

@@ -25,45 +25,6 @@ struct TbdrWalPusher
 	bool		identity_ok;	/* checked for the open wa */
 };
 
-/*
- * A digest of every tbdr.* value, to notice a reload that changed any of
- * them.  Raw values (not tbdr_config_show, which masks secrets), hashed so
- * that no second copy of a secret is kept.
- */
-void
-tbdr_walpush_settings_hash(unsigned char out[TBDR_SHA256_LEN])
-{
-	TbdrDigest *d = tbdr_digest_create(TBDR_DIGEST_SHA256);
-
-	for (int i = 0; i < tbdr_num_settings; i++)
-	{
-		const TbdrSetting *s = &tbdr_settings[i];
-		const char *field = (const char *) &tbdr_guc + s->offset;
-
-		tbdr_digest_update(d, s->name, strlen(s->name) + 1);
-		switch (s->type)
-		{
-			case TBDR_SETTING_STRING:
-				{
-					const char *v = *(char *const *) field;
-
-					if (v == NULL)
-						v = "";
-					tbdr_digest_update(d, v, strlen(v) + 1);
-					break;
-				}
-			case TBDR_SETTING_BOOL:
-				tbdr_digest_update(d, field, sizeof(bool));
-				break;
-			case TBDR_SETTING_INT:
-			case TBDR_SETTING_ENUM:
-				tbdr_digest_update(d, field, sizeof(int));
-				break;
-		}
-	}
-	tbdr_digest_final(d, out);
-}
-
 TbdrWalPusher *
 tbdr_walpusher_create(MemoryContext context)
 {
@@ -97,7 +58,7 @@ tbdr_walpusher_archive(TbdrWalPusher *p, TbdrError *err)
 	MemoryContext old;
 
 	/* A reload changed the settings: reopen with the new ones. */
-	tbdr_walpush_settings_hash(hash);
+	tbdr_guc_settings_hash(hash);
 	if (p->wa && memcmp(hash, p->config_hash, sizeof(hash)) != 0)
 	{
 		ereport(LOG,

@@ -13,13 +13,6 @@
 
 typedef struct TbdrWalPusher TbdrWalPusher;
 
-/*
- * A digest of every tbdr.* value now (raw values, hashed: no second copy
- * of a secret): two processes that compute the same digest store into the
- * same repository the same way.
- */
-extern void tbdr_walpush_settings_hash(unsigned char out[32]);
-
 /* A pusher whose allocations live in context (reset by tbdr_walpusher_close). */
 extern TbdrWalPusher *tbdr_walpusher_create(MemoryContext context);
 
