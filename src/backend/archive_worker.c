@@ -116,7 +116,6 @@ typedef struct PrepushShared
 {
 	slock_t		mutex;
 	int			nworkers;		/* registered at server start */
-	pid_t		archiver_pid;
 	char		archiver_file[PREPUSH_NAME_LEN];	/* the archiver's claim */
 	PrepushWorker workers[PREPUSH_MAX_WORKERS];
 	PrepushSlot slots[PREPUSH_SLOTS];
@@ -297,7 +296,6 @@ tbdr_prepush_begin(const char *file, const char *path, TbdrWalPushResult *res)
 		pid_t		owner;
 
 		SpinLockAcquire(&prepush->mutex);
-		prepush->archiver_pid = MyProcPid;
 		s = find_slot(file);
 		if (s && s->state == SLOT_STORED)
 		{

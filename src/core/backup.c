@@ -111,21 +111,6 @@ tbdr_backup_plan_add_data(TbdrBackupPlan *plan, const char *path,
 		plan->nparts = part;
 }
 
-void
-tbdr_backup_plan_add_file(TbdrBackupPlan *plan, const char *path,
-						  const char *source, int64 size, int64 mtime, int part)
-{
-	TbdrBackupEntry *e = plan_add(plan, path, TBDR_TAR_FILE);
-
-	e->source = pstrdup(source);
-	e->size = size;
-	e->mtime = mtime;
-	e->part = part;
-	plan->total_bytes += size;
-	if (part > plan->nparts)
-		plan->nparts = part;
-}
-
 /*
  * Parse a relation file name "<node>[_fork][.<segno>]"; false if it is not
  * one.  *fork is "" for the main fork.

@@ -99,10 +99,6 @@ extern bool tbdr_backup_plan_walk(TbdrBackupPlan *plan, const char *datadir,
 extern void tbdr_backup_plan_add_data(TbdrBackupPlan *plan, const char *path,
 									  const char *data, size_t len,
 									  int64 mtime, int part);
-/* Add one file read from source (copied in full) into part `part`. */
-extern void tbdr_backup_plan_add_file(TbdrBackupPlan *plan, const char *path,
-									  const char *source, int64 size,
-									  int64 mtime, int part);
 
 /* Assign parts to the walked entries: about part_size bytes each (>= 1). */
 extern void tbdr_backup_plan_split(TbdrBackupPlan *plan, int64 part_size);

@@ -198,18 +198,6 @@ tbdr_http_attempt_header(TbdrHttpRequest *req, const char *name, const char *val
 		   &req->maxattempt_headers, name, value);
 }
 
-const char *
-tbdr_http_get_header(const TbdrHttpRequest *req, const char *name)
-{
-	for (int i = 0; i < req->nattempt_headers; i++)
-		if (pg_strcasecmp(req->attempt_headers[i].name, name) == 0)
-			return req->attempt_headers[i].value;
-	for (int i = 0; i < req->nheaders; i++)
-		if (pg_strcasecmp(req->headers[i].name, name) == 0)
-			return req->headers[i].value;
-	return NULL;
-}
-
 static void
 clear_attempt_headers(TbdrHttpRequest *req)
 {

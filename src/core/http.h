@@ -152,9 +152,6 @@ extern void tbdr_http_add_header(TbdrHttpRequest *req, const char *name,
 /* From a sign callback: add a header to this attempt only (copied). */
 extern void tbdr_http_attempt_header(TbdrHttpRequest *req, const char *name,
 									 const char *value);
-/* Value of a fixed or attempt header (case-insensitive), or NULL. */
-extern const char *tbdr_http_get_header(const TbdrHttpRequest *req,
-										const char *name);
 /* Free what the request owns (not the struct itself); stops it if running. */
 extern void tbdr_http_request_free(TbdrHttpEngine *eng, TbdrHttpRequest *req);
 

@@ -247,7 +247,6 @@ struct TbdrTarReader
 	size_t		block_fill;
 	int64		remaining;		/* of data, padding or extension body */
 	int64		offset;			/* bytes consumed from the stream */
-	int64		data_offset;	/* where the current entry's data starts */
 	char		ext_type;		/* 'x', 'g', 'L', 'K' while in R_EXT */
 	int64		ext_size;
 	StringInfoData ext;
@@ -290,12 +289,6 @@ tbdr_tar_reader_free(TbdrTarReader *r)
 		pfree(r->cur_link);
 	pfree(r->ext.data);
 	pfree(r);
-}
-
-int64
-tbdr_tar_reader_data_offset(const TbdrTarReader *r)
-{
-	return r->data_offset;
 }
 
 static bool
@@ -570,7 +563,6 @@ handle_header(TbdrTarReader *r, TbdrError *err)
 		e.mode = (int) mode;
 		e.mtime = mtime;
 		e.linkname = e.type == TBDR_TAR_SYMLINK ? r->cur_link : NULL;
-		r->data_offset = r->offset;
 		r->in_entry = true;
 		if (r->cb.entry_start && !r->cb.entry_start(r->cb.arg, &e, err))
 			return false;

@@ -82,8 +82,6 @@ extern bool tbdr_tar_reader_write(TbdrTarReader *r, const char *data,
 								  size_t len, TbdrError *err);
 /* End of stream: false if it ended inside an entry or before the marker. */
 extern bool tbdr_tar_reader_finish(TbdrTarReader *r, TbdrError *err);
-/* Plaintext offset in the stream where the current entry's data started. */
-extern int64 tbdr_tar_reader_data_offset(const TbdrTarReader *r);
 extern void tbdr_tar_reader_free(TbdrTarReader *r);
 
 #endif							/* TBDR_TARSTREAM_H */
