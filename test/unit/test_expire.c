@@ -12,21 +12,9 @@
 #include "core/expire.h"
 #include "core/manifest.h"
 #include "tap.h"
+#include "utc.h"
 
 #define DAY 86400
-
-static int64
-utc(const char *iso)
-{
-	int64		t;
-
-	if (!tbdr_parse_utc(iso, &t))
-	{
-		fprintf(stderr, "bad time %s\n", iso);
-		exit(2);
-	}
-	return t;
-}
 
 /* A complete backup started at t, 10 minutes long, WAL log k segs 2..3. */
 static TbdrExpireBackup
