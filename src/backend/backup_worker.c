@@ -538,64 +538,55 @@ store_part(BackupRun *r, TbdrBackupOptions *o, TbdrBackupPlan *plan, int part)
 	SpinLockRelease(&backup_shared->mutex);
 }
 
-static void
-take_backup(BackupRun *r)
+/*
+ * The codec of the backup from the settings, with the encryption key if one
+ * is set (its fingerprint, in hex, goes to fp).  Returns whether there is a
+ * key.
+ */
+static bool
+load_codec(BackupRun *r, char *fp)
 {
 	TbdrError	err;
-	char	  **vals;
-	char	   *sql;
-	uint64		start_lsn,
-				stop_lsn;
-	TimeLineID	tli;
-	XLogSegNo	start_seg,
-				stop_seg;
-	TbdrBackupPlan *plan;
-	TbdrBackupOptions o;
-	char	   *control;
-	size_t		control_len;
-	int			final_part;
-	char		fp[TBDR_KEY_FINGERPRINT_HEX_LEN];
-	bool		have_key = false;
-	char		label[64];
 
 	tbdr_error_clear(&err);
-	set_phase("checking repository");
-	tbdr_guc_copy(&r->cfg);
-	r->cat = tbdr_catalog_open(&r->cfg, &err);
-	if (r->cat == NULL)
-		tbdr_ereport(ERROR, &err);
-	if (!tbdr_repo_check_identity(tbdr_catalog_storage(r->cat),
-								  GetSystemIdentifier(), PG_VERSION_NUM / 10000,
-								  true, &err))
-		tbdr_ereport(ERROR, &err);
-
 	memset(&r->codec, 0, sizeof(r->codec));
 	r->codec.compression = (TbdrCompression) r->cfg.compression;
 	r->codec.level = r->cfg.compression_level;
 	/* with more than one process, each compresses in a thread of its own */
 	r->codec.workers = (r->cfg.compression != TBDR_COMPRESS_NONE &&
 						r->cfg.backup_parallel > 1) ? 1 : 0;
-	if (r->cfg.encryption_key_file[0] != '\0')
+	if (r->cfg.encryption_key_file[0] == '\0')
+		return false;
+	if (!tbdr_key_load(r->cfg.encryption_key_file, r->key, &err))
 	{
-		if (!tbdr_key_load(r->cfg.encryption_key_file, r->key, &err))
-		{
-			tbdr_error_prefix(&err, "tbdr.encryption_key_file: ");
-			tbdr_ereport(ERROR, &err);
-		}
-		r->codec.key = r->key;
-		have_key = true;
-		tbdr_key_fingerprint_hex(r->key, fp);
+		tbdr_error_prefix(&err, "tbdr.encryption_key_file: ");
+		tbdr_ereport(ERROR, &err);
 	}
+	r->codec.key = r->key;
+	tbdr_key_fingerprint_hex(r->key, fp);
+	return true;
+}
 
-	set_phase("cleaning up");
-	clean_earlier_backups(r);
+/*
+ * pg_backup_start (fast checkpoint, non-exclusive: this session), then
+ * started.json.  Returns the start segment; the manifest has the start LSN
+ * and timeline.
+ */
+static XLogSegNo
+start_backup(BackupRun *r, const char *key_fp)
+{
+	TbdrError	err;
+	char	  **vals;
+	char		label[64];
+	uint64		start_lsn;
+	TimeLineID	tli;
+	XLogSegNo	start_seg;
 
-	/* pg_backup_start: fast checkpoint, non-exclusive (this session) */
+	tbdr_error_clear(&err);
 	set_phase("starting");
 	snprintf(label, sizeof(label), "tbdr %s", r->id);
-	sql = psprintf("SELECT pg_catalog.pg_backup_start(%s, true)::text",
-				   quote_literal_cstr(label));
-	vals = run_sql(sql, 1);
+	vals = run_sql(psprintf("SELECT pg_catalog.pg_backup_start(%s, true)::text",
+							quote_literal_cstr(label)), 1);
 	r->backup_started = true;
 	start_lsn = parse_lsn_or_error(vals[0]);
 	tli = GetWALInsertionTimeLine();
@@ -611,8 +602,8 @@ take_backup(BackupRun *r)
 	r->m->system_identifier = GetSystemIdentifier();
 	r->m->compression = pstrdup(tbdr_compression_name(r->codec.compression));
 	r->m->compression_level = r->codec.compression == TBDR_COMPRESS_NONE ? 0 : r->codec.level;
-	r->m->encryption = pstrdup(have_key ? "aes-256-gcm" : "none");
-	r->m->key_fingerprint = have_key ? pstrdup(fp) : NULL;
+	r->m->encryption = pstrdup(key_fp ? "aes-256-gcm" : "none");
+	r->m->key_fingerprint = key_fp ? pstrdup(key_fp) : NULL;
 	if (!tbdr_catalog_write_status(r->cat, r->m, &err))
 		tbdr_ereport(ERROR, &err);
 	r->started_written = true;
@@ -620,43 +611,71 @@ take_backup(BackupRun *r)
 			(errmsg("tbdr: backup %s started%s at %X/%X", r->id,
 					r->from_scheduler ? " (scheduled)" : "",
 					LSN_FORMAT_ARGS(start_lsn))));
+	return start_seg;
+}
 
-	/* the files */
+/* The files of the data directory and tablespaces, split into parts. */
+static TbdrBackupPlan *
+plan_files(BackupRun *r)
+{
+	TbdrError	err;
+	TbdrBackupPlan *plan = tbdr_backup_plan_create();
+
+	tbdr_error_clear(&err);
 	set_phase("listing files");
-	plan = tbdr_backup_plan_create();
 	if (!tbdr_backup_plan_walk(plan, DataDir, r->m, &err))
 		tbdr_ereport(ERROR, &err);
 	tbdr_backup_plan_split(plan, (int64) r->cfg.backup_part_size * 1024 * 1024);
-	final_part = plan->nparts + 1;
 	SpinLockAcquire(&backup_shared->mutex);
 	backup_shared->bytes_total = plan->total_bytes + PG_CONTROL_FILE_SIZE;
-	backup_shared->parts_total = final_part;
+	backup_shared->parts_total = plan->nparts + 1;	/* and the final part */
 	SpinLockRelease(&backup_shared->mutex);
+	return plan;
+}
 
-	memset(&o, 0, sizeof(o));
-	o.storage = tbdr_catalog_storage(r->cat);
-	o.codec = r->codec;
-	o.backup_id = r->id;
-	o.verify_checksums = DataChecksumsEnabled();
-	o.start_lsn = start_lsn;
-	o.max_rate = (int64) r->cfg.backup_max_rate * 1024 * 1024;
-	o.cancel = run_cancel;
-	o.progress = run_progress;
-	o.cb_arg = r;
+/* Store the planned parts with this process and the writers. */
+static void
+copy_files(BackupRun *r, TbdrBackupPlan *plan, TbdrBackupOptions *o,
+		   const char *key_fp)
+{
+	memset(o, 0, sizeof(*o));
+	o->storage = tbdr_catalog_storage(r->cat);
+	o->codec = r->codec;
+	o->backup_id = r->id;
+	o->verify_checksums = DataChecksumsEnabled();
+	o->start_lsn = r->m->start_lsn;
+	o->max_rate = (int64) r->cfg.backup_max_rate * 1024 * 1024;
+	o->cancel = run_cancel;
+	o->progress = run_progress;
+	o->cb_arg = r;
 
 	set_phase("copying files");
 	r->t_copy = GetCurrentTimestamp();
 	r->writers = tbdr_backup_writers_start(r->id, plan,
 										   Min(r->cfg.backup_parallel, plan->nparts),
-										   &o, have_key ? fp : NULL);
+										   o, key_fp);
 	r->nwriters = tbdr_backup_writers_count(r->writers);
-	tbdr_backup_writers_run(r->writers, plan, &o, r->m, writers_progress, r);
+	tbdr_backup_writers_run(r->writers, plan, o, r->m, writers_progress, r);
 	r->writers = NULL;
 	for (int part = 1; part <= plan->nparts; part++)
 		r->bytes_before += tbdr_backup_part_bytes(plan, part);
+}
 
-	/* pg_control last, before the backup ends */
-	control = read_small_file(XLOG_CONTROL_FILE, &control_len);
+/*
+ * pg_control (read last, before the backup ends), pg_backup_stop, then the
+ * final part: backup_label, tablespace_map and pg_control.  Returns the
+ * stop segment.
+ */
+static XLogSegNo
+stop_backup(BackupRun *r, TbdrBackupPlan *plan, TbdrBackupOptions *o)
+{
+	int			final_part = plan->nparts + 1;
+	size_t		control_len;
+	char	   *control = read_small_file(XLOG_CONTROL_FILE, &control_len);
+	char	  **vals;
+	uint64		stop_lsn;
+	XLogSegNo	stop_seg;
+	int64		now;
 
 	set_phase("stopping");
 	r->t_stop = GetCurrentTimestamp();
@@ -666,25 +685,55 @@ take_backup(BackupRun *r)
 	XLByteToPrevSeg(stop_lsn, stop_seg, wal_segment_size);
 
 	set_phase("copying backup_label");
-	{
-		int64		now = (int64) time(NULL);
-
-		tbdr_backup_plan_add_data(plan, "backup_label", vals[1], strlen(vals[1]),
-								  now, final_part);
-		if (vals[2][0] != '\0')
-			tbdr_backup_plan_add_data(plan, "tablespace_map", vals[2],
-									  strlen(vals[2]), now, final_part);
-		tbdr_backup_plan_add_data(plan, XLOG_CONTROL_FILE, control, control_len,
-								  now, final_part);
-	}
-	store_part(r, &o, plan, final_part);
+	now = (int64) time(NULL);
+	tbdr_backup_plan_add_data(plan, "backup_label", vals[1], strlen(vals[1]),
+							  now, final_part);
+	if (vals[2][0] != '\0')
+		tbdr_backup_plan_add_data(plan, "tablespace_map", vals[2],
+								  strlen(vals[2]), now, final_part);
+	tbdr_backup_plan_add_data(plan, XLOG_CONTROL_FILE, control, control_len,
+							  now, final_part);
+	store_part(r, o, plan, final_part);
 
 	r->m->stop_lsn = stop_lsn;
-	r->m->wal_stop = segment_name(tli, stop_seg);
+	r->m->wal_stop = segment_name(r->m->timeline, stop_seg);
+	return stop_seg;
+}
+
+static void
+take_backup(BackupRun *r)
+{
+	TbdrError	err;
+	XLogSegNo	start_seg,
+				stop_seg;
+	TbdrBackupPlan *plan;
+	TbdrBackupOptions o;
+	char		fp[TBDR_KEY_FINGERPRINT_HEX_LEN];
+	bool		have_key;
+
+	tbdr_error_clear(&err);
+	set_phase("checking repository");
+	tbdr_guc_copy(&r->cfg);
+	r->cat = tbdr_catalog_open(&r->cfg, &err);
+	if (r->cat == NULL)
+		tbdr_ereport(ERROR, &err);
+	if (!tbdr_repo_check_identity(tbdr_catalog_storage(r->cat),
+								  GetSystemIdentifier(), PG_VERSION_NUM / 10000,
+								  true, &err))
+		tbdr_ereport(ERROR, &err);
+	have_key = load_codec(r, fp);
+
+	set_phase("cleaning up");
+	clean_earlier_backups(r);
+
+	start_seg = start_backup(r, have_key ? fp : NULL);
+	plan = plan_files(r);
+	copy_files(r, plan, &o, have_key ? fp : NULL);
+	stop_seg = stop_backup(r, plan, &o);
 
 	set_phase("waiting for WAL");
 	r->t_wal = GetCurrentTimestamp();
-	wait_for_wal(r, tli, start_seg, stop_seg);
+	wait_for_wal(r, r->m->timeline, start_seg, stop_seg);
 
 	set_phase("writing manifest");
 	r->m->stop_time = (int64) time(NULL);

@@ -165,26 +165,28 @@ read_profile(const char *path, const char *profile, char **id, char **secret,
 	return found ? 1 : 0;
 }
 
-bool
-tbdr_aws_credentials(const TbdrConfig *cfg, TbdrAwsCredentials *out,
-					 TbdrError *err)
+/* What one source of credentials gave. */
+typedef enum CredSource
 {
-	const char *eid;
-	const char *esecret;
-	const char *path;
-	const char *path_from;
-	const char *profile;
-	bool		profile_explicit;
-	char	   *home = NULL;
-	char	   *id,
-			   *secret,
-			   *token;
-	int			r;
+	CRED_FOUND,					/* out is filled */
+	CRED_NONE,					/* nothing there: try the next source */
+	CRED_ERROR					/* err is set (half set, unreadable, ...) */
+} CredSource;
 
-	memset(out, 0, sizeof(*out));
-	tbdr_error_clear(err);
+/* Overwrite a secret before freeing it; NULL is fine. */
+static void
+free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	memset(s, 0, strlen(s));
+	pfree(s);
+}
 
-	/* 1. explicit settings */
+/* 1. explicit settings */
+static CredSource
+from_settings(const TbdrConfig *cfg, TbdrAwsCredentials *out, TbdrError *err)
+{
 	if (nonempty(cfg->s3_access_key_id) || nonempty(cfg->s3_secret_access_key))
 	{
 		if (!nonempty(cfg->s3_secret_access_key))
@@ -192,155 +194,186 @@ tbdr_aws_credentials(const TbdrConfig *cfg, TbdrAwsCredentials *out,
 			tbdr_error_set(err, TBDR_ERR_CONFIG,
 						   "tbdr.s3_access_key_id is set but tbdr.s3_secret_access_key is not");
 			tbdr_error_hint(err, "Set both in the settings, or neither to use the environment or the shared credentials file.");
-			return false;
+			return CRED_ERROR;
 		}
 		if (!nonempty(cfg->s3_access_key_id))
 		{
 			tbdr_error_set(err, TBDR_ERR_CONFIG,
 						   "tbdr.s3_secret_access_key is set but tbdr.s3_access_key_id is not");
 			tbdr_error_hint(err, "Set both in the settings, or neither to use the environment or the shared credentials file.");
-			return false;
+			return CRED_ERROR;
 		}
 		fill(out, cfg->s3_access_key_id, cfg->s3_secret_access_key,
 			 cfg->s3_session_token, "settings");
-		return true;
+		return CRED_FOUND;
 	}
 	if (nonempty(cfg->s3_session_token))
 	{
 		tbdr_error_set(err, TBDR_ERR_CONFIG,
 					   "tbdr.s3_session_token is set but tbdr.s3_access_key_id and tbdr.s3_secret_access_key are not");
 		tbdr_error_hint(err, "A session token belongs to temporary credentials: set all three settings.");
-		return false;
+		return CRED_ERROR;
 	}
+	return CRED_NONE;
+}
 
-	/* 2. environment */
-	eid = env("AWS_ACCESS_KEY_ID");
-	esecret = env("AWS_SECRET_ACCESS_KEY");
-	if (eid || esecret)
+/* 2. environment */
+static CredSource
+from_environment(TbdrAwsCredentials *out, TbdrError *err)
+{
+	const char *eid = env("AWS_ACCESS_KEY_ID");
+	const char *esecret = env("AWS_SECRET_ACCESS_KEY");
+
+	if (!eid && !esecret)
+		return CRED_NONE;
+	if (!esecret)
 	{
-		if (!esecret)
-		{
-			tbdr_error_set(err, TBDR_ERR_CONFIG,
-						   "environment variable AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
-			tbdr_error_hint(err, "Set both, or unset AWS_ACCESS_KEY_ID to use the shared credentials file.");
-			return false;
-		}
-		if (!eid)
-		{
-			tbdr_error_set(err, TBDR_ERR_CONFIG,
-						   "environment variable AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
-			tbdr_error_hint(err, "Set both, or unset AWS_SECRET_ACCESS_KEY to use the shared credentials file.");
-			return false;
-		}
-		fill(out, eid, esecret, env("AWS_SESSION_TOKEN"), "environment");
-		return true;
+		tbdr_error_set(err, TBDR_ERR_CONFIG,
+					   "environment variable AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+		tbdr_error_hint(err, "Set both, or unset AWS_ACCESS_KEY_ID to use the shared credentials file.");
+		return CRED_ERROR;
 	}
+	if (!eid)
+	{
+		tbdr_error_set(err, TBDR_ERR_CONFIG,
+					   "environment variable AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
+		tbdr_error_hint(err, "Set both, or unset AWS_SECRET_ACCESS_KEY to use the shared credentials file.");
+		return CRED_ERROR;
+	}
+	fill(out, eid, esecret, env("AWS_SESSION_TOKEN"), "environment");
+	return CRED_FOUND;
+}
 
-	/* 3. shared credentials file */
+/* The shared credentials file and its profile, and who named them. */
+typedef struct CredFile
+{
+	char	   *path;			/* NULL: no HOME for the default */
+	const char *path_from;		/* the setting or variable; NULL: default */
+	const char *profile;
+	bool		profile_explicit;
+} CredFile;
+
+static void
+choose_file(const TbdrConfig *cfg, CredFile *f)
+{
+	char	   *home;
+
+	f->path_from = NULL;
 	if (nonempty(cfg->s3_credentials_file))
 	{
-		path = cfg->s3_credentials_file;
-		path_from = "tbdr.s3_credentials_file";
+		f->path = pstrdup(cfg->s3_credentials_file);
+		f->path_from = "tbdr.s3_credentials_file";
 	}
 	else if (env("AWS_SHARED_CREDENTIALS_FILE"))
 	{
-		path = env("AWS_SHARED_CREDENTIALS_FILE");
-		path_from = "AWS_SHARED_CREDENTIALS_FILE";
+		f->path = pstrdup(env("AWS_SHARED_CREDENTIALS_FILE"));
+		f->path_from = "AWS_SHARED_CREDENTIALS_FILE";
+	}
+	else if ((home = home_dir()) != NULL)
+	{
+		f->path = psprintf("%s/.aws/credentials", home);
+		pfree(home);
 	}
 	else
-	{
-		home = home_dir();
-		path = home ? psprintf("%s/.aws/credentials", home) : NULL;
-		path_from = NULL;
-	}
-	if (nonempty(cfg->s3_profile))
-	{
-		profile = cfg->s3_profile;
-		profile_explicit = true;
-	}
-	else if (env("AWS_PROFILE"))
-	{
-		profile = env("AWS_PROFILE");
-		profile_explicit = true;
-	}
-	else
-	{
-		profile = "default";
-		profile_explicit = false;
-	}
+		f->path = NULL;
 
-	r = path ? read_profile(path, profile, &id, &secret, &token) : -1;
+	f->profile_explicit = true;
+	if (nonempty(cfg->s3_profile))
+		f->profile = cfg->s3_profile;
+	else if (env("AWS_PROFILE"))
+		f->profile = env("AWS_PROFILE");
+	else
+	{
+		f->profile = "default";
+		f->profile_explicit = false;
+	}
+}
+
+/* 3. the profile of the shared credentials file */
+static CredSource
+from_file(const CredFile *f, TbdrAwsCredentials *out, TbdrError *err)
+{
+	char	   *id,
+			   *secret,
+			   *token;
+	int			r = f->path ? read_profile(f->path, f->profile, &id, &secret, &token) : -1;
+
 	if (r < 0)
 	{
 		/* a file named on purpose must be there; the default one need not */
-		if (path_from != NULL || (path && errno != ENOENT))
-		{
-			tbdr_error_errno(err, "could not read S3 credentials file \"%s\"%s%s",
-							 path, path_from ? " named by " : "",
-							 path_from ? path_from : "");
-			err->code = TBDR_ERR_CONFIG;
-			return false;
-		}
+		if (f->path_from == NULL && (f->path == NULL || errno == ENOENT))
+			return CRED_NONE;
+		tbdr_error_errno(err, "could not read S3 credentials file \"%s\"%s%s",
+						 f->path, f->path_from ? " named by " : "",
+						 f->path_from ? f->path_from : "");
+		err->code = TBDR_ERR_CONFIG;
+		return CRED_ERROR;
 	}
-	else if (r == 0)
+	if (r == 0)
 	{
-		if (profile_explicit)
-		{
-			tbdr_error_set(err, TBDR_ERR_CONFIG,
-						   "profile \"%s\" not found in S3 credentials file \"%s\"",
-						   profile, path);
-			tbdr_error_hint(err, "Add a [%s] section with aws_access_key_id and aws_secret_access_key, or set tbdr.s3_profile to a profile in the file.",
-							profile);
-			return false;
-		}
+		if (!f->profile_explicit)
+			return CRED_NONE;
+		tbdr_error_set(err, TBDR_ERR_CONFIG,
+					   "profile \"%s\" not found in S3 credentials file \"%s\"",
+					   f->profile, f->path);
+		tbdr_error_hint(err, "Add a [%s] section with aws_access_key_id and aws_secret_access_key, or set tbdr.s3_profile to a profile in the file.",
+						f->profile);
+		return CRED_ERROR;
 	}
-	else
+	if (id && secret)
 	{
-		if (id && secret)
-		{
-			fill(out, id, secret, token, "credentials file");
-			memset(secret, 0, strlen(secret));
-			pfree(secret);
-			if (token)
-			{
-				memset(token, 0, strlen(token));
-				pfree(token);
-			}
-			pfree(id);
-			return true;
-		}
-		if (id || secret || token)
-		{
-			tbdr_error_set(err, TBDR_ERR_CONFIG,
-						   "profile \"%s\" in S3 credentials file \"%s\" has no %s",
-						   profile, path,
-						   !id ? "aws_access_key_id" : "aws_secret_access_key");
-			tbdr_error_hint(err, "A profile needs both aws_access_key_id and aws_secret_access_key.");
-			if (secret)
-			{
-				memset(secret, 0, strlen(secret));
-				pfree(secret);
-			}
-			return false;
-		}
-		/* an empty default profile: as if there were none */
-		if (profile_explicit)
-		{
-			tbdr_error_set(err, TBDR_ERR_CONFIG,
-						   "profile \"%s\" in S3 credentials file \"%s\" has no aws_access_key_id and aws_secret_access_key",
-						   profile, path);
-			return false;
-		}
+		fill(out, id, secret, token, "credentials file");
+		free_secret(secret);
+		free_secret(token);
+		pfree(id);
+		return CRED_FOUND;
 	}
+	if (id || secret || token)
+	{
+		tbdr_error_set(err, TBDR_ERR_CONFIG,
+					   "profile \"%s\" in S3 credentials file \"%s\" has no %s",
+					   f->profile, f->path,
+					   !id ? "aws_access_key_id" : "aws_secret_access_key");
+		tbdr_error_hint(err, "A profile needs both aws_access_key_id and aws_secret_access_key.");
+		free_secret(secret);
+		return CRED_ERROR;
+	}
+	/* an empty default profile: as if there were none */
+	if (!f->profile_explicit)
+		return CRED_NONE;
+	tbdr_error_set(err, TBDR_ERR_CONFIG,
+				   "profile \"%s\" in S3 credentials file \"%s\" has no aws_access_key_id and aws_secret_access_key",
+				   f->profile, f->path);
+	return CRED_ERROR;
+}
 
-	tbdr_error_set(err, TBDR_ERR_CONFIG, "no S3 credentials found");
-	tbdr_error_detail(err, "Looked in the settings, the environment and %s%s%s (profile \"%s\").",
-					  path ? "\"" : "", path ? path : "no credentials file (HOME is not set)",
-					  path ? "\"" : "", profile);
-	tbdr_error_hint(err, "%s", CREDENTIALS_HINT);
-	if (home)
-		pfree(home);
-	return false;
+bool
+tbdr_aws_credentials(const TbdrConfig *cfg, TbdrAwsCredentials *out,
+					 TbdrError *err)
+{
+	CredSource	r;
+	CredFile	f;
+
+	memset(out, 0, sizeof(*out));
+	tbdr_error_clear(err);
+
+	if ((r = from_settings(cfg, out, err)) != CRED_NONE)
+		return r == CRED_FOUND;
+	if ((r = from_environment(out, err)) != CRED_NONE)
+		return r == CRED_FOUND;
+	choose_file(cfg, &f);
+	r = from_file(&f, out, err);
+	if (r == CRED_NONE)
+	{
+		tbdr_error_set(err, TBDR_ERR_CONFIG, "no S3 credentials found");
+		tbdr_error_detail(err, "Looked in the settings, the environment and %s%s%s (profile \"%s\").",
+						  f.path ? "\"" : "", f.path ? f.path : "no credentials file (HOME is not set)",
+						  f.path ? "\"" : "", f.profile);
+		tbdr_error_hint(err, "%s", CREDENTIALS_HINT);
+	}
+	if (f.path)
+		pfree(f.path);
+	return r == CRED_FOUND;
 }
 
 char *

@@ -578,19 +578,10 @@ schedule_retry(TbdrHttpEngine *eng, TbdrHttpRequest *req)
 	clear_attempt_headers(req);
 }
 
-/*
- * Set up and add one attempt.  Returns false when the request could not be
- * attempted (it is then DONE with err set).
- */
-static bool
-begin_attempt(TbdrHttpEngine *eng, TbdrHttpRequest *req)
+/* Forget what the previous attempt received; start from the fixed headers. */
+static void
+reset_attempt(TbdrHttpRequest *req)
 {
-	CURL	   *easy;
-	char		buf[128];
-	long		max_time;
-	bool		ranged = false;
-	int64		start = 0;
-
 	req->attempts++;
 	tbdr_error_clear(&req->err);
 	resetStringInfo(&req->response);
@@ -602,10 +593,20 @@ begin_attempt(TbdrHttpEngine *eng, TbdrHttpRequest *req)
 	req->body_pos = 0;
 	req->errbuf[0] = '\0';
 	clear_attempt_headers(req);
-
-	/* the headers of this attempt: fixed ones, then Range/If-Match */
 	for (int i = 0; i < req->nheaders; i++)
 		tbdr_http_attempt_header(req, req->headers[i].name, req->headers[i].value);
+}
+
+/*
+ * Range and If-Match of this attempt: a ranged read, or the rest of an
+ * interrupted download (only of the same object: its first ETag).  false
+ * with req->err set when the download cannot be resumed.
+ */
+static bool
+add_range_headers(TbdrHttpRequest *req)
+{
+	char		buf[128];
+	int64		start;
 
 	req->resuming = false;
 	req->ranged = false;
@@ -616,56 +617,33 @@ begin_attempt(TbdrHttpEngine *eng, TbdrHttpRequest *req)
 			tbdr_error_set(&req->err, TBDR_ERR_NETWORK,
 						   "could not %s: the transfer was interrupted and cannot be resumed (the server sent no ETag)",
 						   req->what);
-			mark_done(req, false);
 			return false;
 		}
 		req->resuming = true;
 	}
-	if (req->range_start >= 0 || req->resuming)
-	{
-		start = (req->range_start >= 0 ? req->range_start : 0) + req->delivered;
-		ranged = true;
-	}
-	if (ranged)
-	{
-		if (req->range_end >= 0)
-			snprintf(buf, sizeof(buf), "bytes=" INT64_FORMAT "-" INT64_FORMAT, start, req->range_end);
-		else
-			snprintf(buf, sizeof(buf), "bytes=" INT64_FORMAT "-", start);
-		tbdr_http_attempt_header(req, "Range", buf);
-		req->resume_offset = start;
-		req->ranged = true;
-	}
+	if (req->range_start < 0 && !req->resuming)
+		return true;
+
+	start = (req->range_start >= 0 ? req->range_start : 0) + req->delivered;
+	if (req->range_end >= 0)
+		snprintf(buf, sizeof(buf), "bytes=" INT64_FORMAT "-" INT64_FORMAT, start, req->range_end);
+	else
+		snprintf(buf, sizeof(buf), "bytes=" INT64_FORMAT "-", start);
+	tbdr_http_attempt_header(req, "Range", buf);
+	req->resume_offset = start;
+	req->ranged = true;
 	if (req->resuming)
 	{
 		snprintf(buf, sizeof(buf), "\"%s\"", req->first_etag);
 		tbdr_http_attempt_header(req, "If-Match", buf);
 	}
+	return true;
+}
 
-	if (req->sign && !req->sign(req->sign_arg, req, &req->err))
-	{
-		if (req->err.code == TBDR_OK)
-			tbdr_error_set(&req->err, TBDR_ERR_INTERNAL, "could not sign the request to %s", req->what);
-		mark_done(req, false);
-		return false;
-	}
-
-	if (eng->nidle > 0)
-	{
-		easy = eng->idle[--eng->nidle];
-		curl_easy_reset(easy);
-	}
-	else
-		easy = curl_easy_init();
-	if (easy == NULL)
-	{
-		tbdr_error_set(&req->err, TBDR_ERR_INTERNAL, "could not create a libcurl handle");
-		mark_done(req, false);
-		return false;
-	}
-	req->easy = easy;
-
-	/* headers; "Expect:" stops curl from waiting for 100 Continue */
+/* The attempt's headers as curl takes them. */
+static void
+set_headers(TbdrHttpRequest *req, CURL *easy)
+{
 	req->slist = NULL;
 	for (int i = 0; i < req->nattempt_headers; i++)
 	{
@@ -678,22 +656,14 @@ begin_attempt(TbdrHttpEngine *eng, TbdrHttpRequest *req)
 		req->slist = curl_slist_append(req->slist, line);
 		pfree(line);
 	}
+	/* "Expect:" stops curl from waiting for 100 Continue */
 	req->slist = curl_slist_append(req->slist, "Expect:");
-
-	curl_easy_setopt(easy, CURLOPT_URL, req->url);
-	curl_easy_setopt(easy, CURLOPT_PRIVATE, req);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_VERBOSE, 0L);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, req->errbuf);
-	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->slist);
-	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(easy, CURLOPT_HEADERDATA, req);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, req);
+}
 
+static void
+set_method(TbdrHttpRequest *req, CURL *easy)
+{
 	if (strcmp(req->method, "HEAD") == 0)
 		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
 	else if (strcmp(req->method, "GET") == 0)
@@ -712,11 +682,18 @@ begin_attempt(TbdrHttpEngine *eng, TbdrHttpRequest *req)
 	}
 	else
 		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
+}
 
-	/*
-	 * Timeouts: connecting, then no progress for the timeout, then an overall
-	 * cap per attempt so that a trickle cannot hold a request forever.
-	 */
+/*
+ * Timeouts: connecting, then no progress for the timeout, then an overall
+ * cap per attempt so that a trickle cannot hold a request forever; and TLS
+ * verification.
+ */
+static void
+set_limits(TbdrHttpEngine *eng, TbdrHttpRequest *req, CURL *easy)
+{
+	long		max_time;
+
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, (long) eng->opts.timeout);
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long) eng->opts.timeout);
@@ -731,9 +708,73 @@ begin_attempt(TbdrHttpEngine *eng, TbdrHttpRequest *req)
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, eng->opts.verify_tls ? 2L : 0L);
 	if (eng->ca_file)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, eng->ca_file);
+}
+
+/* A curl handle for req: an idle one of the engine, or a new one. */
+static CURL *
+take_easy(TbdrHttpEngine *eng, TbdrHttpRequest *req)
+{
+	CURL	   *easy;
+
+	if (eng->nidle > 0)
+	{
+		easy = eng->idle[--eng->nidle];
+		curl_easy_reset(easy);
+	}
+	else
+		easy = curl_easy_init();
+	if (easy == NULL)
+		return NULL;
+
+	curl_easy_setopt(easy, CURLOPT_URL, req->url);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, req);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_VERBOSE, 0L);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, req->errbuf);
+	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, req);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, req);
+	return easy;
+}
+
+/*
+ * Set up and add one attempt.  Returns false when the request could not be
+ * attempted (it is then DONE with err set).
+ */
+static bool
+begin_attempt(TbdrHttpEngine *eng, TbdrHttpRequest *req)
+{
+	reset_attempt(req);
+	if (!add_range_headers(req))
+	{
+		mark_done(req, false);
+		return false;
+	}
+	if (req->sign && !req->sign(req->sign_arg, req, &req->err))
+	{
+		if (req->err.code == TBDR_OK)
+			tbdr_error_set(&req->err, TBDR_ERR_INTERNAL, "could not sign the request to %s", req->what);
+		mark_done(req, false);
+		return false;
+	}
+
+	req->easy = take_easy(eng, req);
+	if (req->easy == NULL)
+	{
+		tbdr_error_set(&req->err, TBDR_ERR_INTERNAL, "could not create a libcurl handle");
+		mark_done(req, false);
+		return false;
+	}
+	set_headers(req, req->easy);
+	set_method(req, req->easy);
+	set_limits(eng, req, req->easy);
 
 	req->attempt_started = now_monotonic();
-	if (curl_multi_add_handle(eng->multi, easy) != CURLM_OK)
+	if (curl_multi_add_handle(eng->multi, req->easy) != CURLM_OK)
 	{
 		release_easy(eng, req);
 		tbdr_error_set(&req->err, TBDR_ERR_INTERNAL, "could not start the request to %s", req->what);
