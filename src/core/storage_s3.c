@@ -927,128 +927,151 @@ complete_upload(Upload *up, char **etags, int nparts, const unsigned char *md5s,
 	return ok;
 }
 
+/* The parts started so far: their ETags (as they finish) and MD5s. */
+typedef struct PartList
+{
+	char	  **etags;
+	unsigned char *md5s;
+	int			nparts;
+	int			max;
+} PartList;
+
+/* Number the filled slot as the next part and start it. */
+static void
+start_next_part(Upload *up, PartSlot *slot, PartList *pl)
+{
+	if (pl->nparts >= pl->max)
+	{
+		pl->max *= 2;
+		pl->etags = repalloc(pl->etags, pl->max * sizeof(char *));
+		memset(pl->etags + pl->nparts, 0, (pl->max - pl->nparts) * sizeof(char *));
+		pl->md5s = repalloc(pl->md5s, pl->max * TBDR_MD5_LEN);
+	}
+	slot->part_number = ++pl->nparts;
+	start_part(up, slot);
+	memcpy(pl->md5s + (pl->nparts - 1) * TBDR_MD5_LEN, slot->md5, TBDR_MD5_LEN);
+}
+
+/* Fill free slots and start their parts while there is data. */
+static bool
+refill_slots(Upload *up, PartSlot *slots, int nslots, PartList *pl,
+			 int *inflight, TbdrError *err)
+{
+	while (!up->eof && *inflight < nslots)
+	{
+		PartSlot   *free_slot = NULL;
+
+		for (int i = 0; i < nslots; i++)
+			if (!slots[i].busy)
+			{
+				free_slot = &slots[i];
+				break;
+			}
+		Assert(free_slot);
+		if (!fill_part(up, free_slot, err))
+			return false;
+		if (free_slot->len == 0)
+			break;				/* the data ended exactly at a part boundary */
+		if (pl->nparts >= S3_MAX_PARTS)
+		{
+			tbdr_error_set(err, TBDR_ERR_CONFIG,
+						   "could not upload s3://%s/%s: more than %d parts of %d MB",
+						   up->priv->bucket, up->fkey, S3_MAX_PARTS, (int) (up->part_size / MB));
+			tbdr_error_hint(err, "Raise tbdr.s3_part_size, or give the size of the data in advance.");
+			return false;
+		}
+		start_next_part(up, free_slot, pl);
+		(*inflight)++;
+	}
+	return true;
+}
+
+/* Wait for one part to finish and record its ETag. */
+static bool
+wait_part(Upload *up, PartSlot *slots, int nslots, PartList *pl,
+		  int *inflight, TbdrError *err)
+{
+	TbdrHttpRequest *done = tbdr_http_wait(up->priv->eng);
+	PartSlot   *slot = NULL;
+
+	if (done == NULL)
+	{
+		tbdr_error_set(err, TBDR_ERR_INTERNAL, "multipart upload lost track of its parts");
+		return false;
+	}
+	for (int i = 0; i < nslots; i++)
+		if (slots[i].busy && &slots[i].req.http == done)
+			slot = &slots[i];
+	Assert(slot);
+	(*inflight)--;
+	return finish_part(up, slot, pl->etags, err);
+}
+
+/* After a failure: stop the other parts (the upload is then aborted). */
+static void
+stop_parts(PartSlot *slots, int nslots)
+{
+	for (int i = 0; i < nslots; i++)
+		if (slots[i].busy)
+		{
+			s3req_free(&slots[i].req);
+			slots[i].busy = false;
+		}
+}
+
+/*
+ * Store the data as a multipart upload, nslots parts at a time; slot 0
+ * holds part 1 already.  An upload that fails is aborted.
+ */
 static bool
 put_multipart(Upload *up, PartSlot *slots, int nslots, TbdrError *err)
 {
-	S3Priv	   *priv = up->priv;
-	int			maxparts = 64;
-	char	  **etags = palloc0(maxparts * sizeof(char *));
-	unsigned char *md5s = palloc(maxparts * TBDR_MD5_LEN);
-	int			nparts = 1;		/* slot 0 holds part 1 already */
+	PartList	pl;
 	int			inflight = 0;
 	bool		failed = false;
 	bool		ok = false;
 
 	if (!create_upload(up, err))
-	{
-		pfree(etags);
-		pfree(md5s);
 		return false;
-	}
 
-	slots[0].part_number = 1;
-	start_part(up, &slots[0]);
-	memcpy(md5s, slots[0].md5, TBDR_MD5_LEN);
+	pl.max = 64;
+	pl.nparts = 0;
+	pl.etags = palloc0(pl.max * sizeof(char *));
+	pl.md5s = palloc(pl.max * TBDR_MD5_LEN);
+	start_next_part(up, &slots[0], &pl);
 	inflight++;
 
 	for (;;)
 	{
-		TbdrHttpRequest *done;
-		PartSlot   *slot;
-
-		/* refill free slots while there is data */
-		while (!failed && !up->eof && inflight < nslots)
-		{
-			PartSlot   *free_slot = NULL;
-
-			for (int i = 0; i < nslots; i++)
-				if (!slots[i].busy)
-				{
-					free_slot = &slots[i];
-					break;
-				}
-			Assert(free_slot);
-			if (!fill_part(up, free_slot, err))
-			{
-				failed = true;
-				break;
-			}
-			if (free_slot->len == 0)
-				break;			/* the data ended exactly at a part boundary */
-			if (nparts >= S3_MAX_PARTS)
-			{
-				tbdr_error_set(err, TBDR_ERR_CONFIG,
-							   "could not upload s3://%s/%s: more than %d parts of %d MB",
-							   priv->bucket, up->fkey, S3_MAX_PARTS, (int) (up->part_size / MB));
-				tbdr_error_hint(err, "Raise tbdr.s3_part_size, or give the size of the data in advance.");
-				failed = true;
-				break;
-			}
-			if (nparts >= maxparts)
-			{
-				maxparts *= 2;
-				etags = repalloc(etags, maxparts * sizeof(char *));
-				memset(etags + nparts, 0, (maxparts - nparts) * sizeof(char *));
-				md5s = repalloc(md5s, maxparts * TBDR_MD5_LEN);
-			}
-			free_slot->part_number = ++nparts;
-			start_part(up, free_slot);
-			memcpy(md5s + (nparts - 1) * TBDR_MD5_LEN, free_slot->md5, TBDR_MD5_LEN);
-			inflight++;
-		}
-
+		if (!failed && !refill_slots(up, slots, nslots, &pl, &inflight, err))
+			failed = true;
 		if (inflight == 0)
 			break;
 		if (failed)
 		{
-			/* stop the other parts; the upload is aborted below */
-			for (int i = 0; i < nslots; i++)
-				if (slots[i].busy)
-				{
-					s3req_free(&slots[i].req);
-					slots[i].busy = false;
-				}
-			inflight = 0;
+			stop_parts(slots, nslots);
 			break;
 		}
-
-		done = tbdr_http_wait(priv->eng);
-		if (done == NULL)
-		{
-			tbdr_error_set(err, TBDR_ERR_INTERNAL, "multipart upload lost track of its parts");
-			failed = true;
-			continue;
-		}
-		slot = NULL;
-		for (int i = 0; i < nslots; i++)
-			if (slots[i].busy && &slots[i].req.http == done)
-				slot = &slots[i];
-		Assert(slot);
-		inflight--;
-		if (!finish_part(up, slot, etags, err))
+		if (!wait_part(up, slots, nslots, &pl, &inflight, err))
 			failed = true;
 	}
 
 	if (!failed)
-		ok = complete_upload(up, etags, nparts, md5s, err);
-
-	if (!ok)
+		ok = complete_upload(up, pl.etags, pl.nparts, pl.md5s, err);
+	if (!ok && !abort_upload(up->priv, up->fkey, up->upload_id))
 	{
-		if (!abort_upload(priv, up->fkey, up->upload_id))
-		{
-			char		detail[sizeof(err->detail)];
+		char		detail[sizeof(err->detail)];
 
-			strlcpy(detail, err->detail, sizeof(detail));
-			tbdr_error_detail(err, "%s%sThe incomplete multipart upload could not be aborted; \"tbdr cleanup\" removes it.",
-							  detail, detail[0] ? " " : "");
-		}
+		strlcpy(detail, err->detail, sizeof(detail));
+		tbdr_error_detail(err, "%s%sThe incomplete multipart upload could not be aborted; \"tbdr cleanup\" removes it.",
+						  detail, detail[0] ? " " : "");
 	}
 
-	for (int i = 0; i < maxparts; i++)
-		if (etags[i])
-			pfree(etags[i]);
-	pfree(etags);
-	pfree(md5s);
+	for (int i = 0; i < pl.max; i++)
+		if (pl.etags[i])
+			pfree(pl.etags[i]);
+	pfree(pl.etags);
+	pfree(pl.md5s);
 	return ok;
 }
 
