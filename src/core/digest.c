@@ -172,6 +172,33 @@ tbdr_hex_encode(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool
+tbdr_hex_decode(const char *in, unsigned char *out, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+	{
+		int			hi = hexval((unsigned char) in[2 * i]);
+		int			lo = hexval((unsigned char) in[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (unsigned char) ((hi << 4) | lo);
+	}
+	return true;
+}
+
 char *
 tbdr_base64_encode(const unsigned char *in, size_t len)
 {

@@ -45,6 +45,8 @@ extern void tbdr_hmac_sha256(const void *key, size_t keylen,
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 extern void tbdr_hex_encode(const unsigned char *in, size_t len, char *out);
+/* The len bytes that 2*len hex digits in (either case) encode; false if any is not one. */
+extern bool tbdr_hex_decode(const char *in, unsigned char *out, size_t len);
 /* Standard base64 with padding; returns palloc'd string. */
 extern char *tbdr_base64_encode(const unsigned char *in, size_t len);
 

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "core/digest.h"
 #include "core/keyfile.h"
 
 /* Anything longer than this cannot be a key file; don't read it. */
@@ -20,18 +21,6 @@
 
 #define KEYFILE_HINT \
 	"Generate a key with: openssl rand -hex 32 > FILE && chmod 600 FILE"
-
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 bool
 tbdr_key_load(const char *path, unsigned char key_out[TBDR_KEY_LEN],
@@ -133,23 +122,19 @@ tbdr_key_load(const char *path, unsigned char key_out[TBDR_KEY_LEN],
 		goto out;
 	}
 
+	if (!tbdr_hex_decode((const char *) buf, key_out, TBDR_KEY_LEN))
+	{
+		/* never say which character: it is part of the key */
+		tbdr_error_set(err, TBDR_ERR_CONFIG,
+					   "encryption key file \"%s\" contains a character that is not a hexadecimal digit",
+					   path);
+		tbdr_error_detail(err, "It must contain 64 hexadecimal characters (a 256-bit key), optionally followed by a newline.");
+		tbdr_error_hint(err, KEYFILE_HINT);
+		memset(key_out, 0, TBDR_KEY_LEN);
+		goto out;
+	}
 	for (int i = 0; i < TBDR_KEY_LEN; i++)
 	{
-		int			hi = hexval(buf[2 * i]);
-		int			lo = hexval(buf[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-		{
-			/* never say which character: it is part of the key */
-			tbdr_error_set(err, TBDR_ERR_CONFIG,
-						   "encryption key file \"%s\" contains a character that is not a hexadecimal digit",
-						   path);
-			tbdr_error_detail(err, "It must contain 64 hexadecimal characters (a 256-bit key), optionally followed by a newline.");
-			tbdr_error_hint(err, KEYFILE_HINT);
-			memset(key_out, 0, TBDR_KEY_LEN);
-			goto out;
-		}
-		key_out[i] = (unsigned char) ((hi << 4) | lo);
 		if (key_out[i] != 0)
 			allzero = false;
 	}

@@ -83,6 +83,31 @@ tbdr_repo_gap_key(const char *name, TbdrError *err)
 }
 
 char *
+tbdr_repo_walsum_key(const char *name, TbdrError *err)
+{
+	if (tbdr_wal_file_kind(name) == TBDR_WAL_SEGMENT)
+		return psprintf(TBDR_REPO_WALSUM_PREFIX "%.16s/%s", name, name);
+	tbdr_error_set(err, TBDR_ERR_CONFIG,
+				   "\"%s\" is not the name of a WAL segment", name);
+	return NULL;
+}
+
+char *
+tbdr_repo_walsum_name(const char *key)
+{
+	const char *rest;
+
+	if (strncmp(key, TBDR_REPO_WALSUM_PREFIX, strlen(TBDR_REPO_WALSUM_PREFIX)) != 0)
+		return NULL;
+	rest = key + strlen(TBDR_REPO_WALSUM_PREFIX);
+	if (strlen(rest) != 16 + 1 + 24 || rest[16] != '/' ||
+		strncmp(rest, rest + 17, 16) != 0 ||
+		tbdr_wal_file_kind(rest + 17) != TBDR_WAL_SEGMENT)
+		return NULL;
+	return pstrdup(rest + 17);
+}
+
+char *
 tbdr_repo_wal_name(const char *key)
 {
 	const char *rest;

@@ -16,6 +16,8 @@
  *	 backups/<id>/part-NNNNNN					 base backup part (tar, encoded)
  *	 gaps/<24 hex>								 WAL segment acknowledged without
  *												 being stored (archive_queue_max)
+ *	 walsum/<TTTTTTTTLLLLLLLL>/<24 hex>			 summary of a WAL segment
+ *												 (walsummary.h), written after it
  *
  * The folder is the first 16 hex digits of the segment name (timeline and
  * log number), so a plain listing sorts by timeline, then segment, and one
@@ -37,6 +39,7 @@
 #define TBDR_REPO_IDENTITY_KEY		"tbdr.json"
 #define TBDR_REPO_WAL_PREFIX		"wal/"
 #define TBDR_REPO_GAP_PREFIX		"gaps/"
+#define TBDR_REPO_WALSUM_PREFIX		"walsum/"
 
 /* Longest WAL-directory file name PostgreSQL archives (MAX_XFN_CHARS). */
 #define TBDR_WAL_NAME_MAX	40
@@ -102,6 +105,16 @@ extern bool tbdr_repo_backup_key_id(const char *key, char *id, const char **rest
  * the segment's absence under wal/; it is written best-effort, once.
  */
 extern char *tbdr_repo_gap_key(const char *name, TbdrError *err);
+
+/*
+ * Key of the summary of WAL segment name (walsummary.h):
+ * "walsum/<16 hex>/<24 hex>" (palloc'd), or NULL with err set when name is
+ * not a segment name.  Apart from wal/ so that lifecycle rules that move
+ * WAL to colder storage leave the summaries instantly readable.
+ */
+extern char *tbdr_repo_walsum_key(const char *name, TbdrError *err);
+/* The segment name of a summary key (palloc'd), or NULL if it is not one. */
+extern char *tbdr_repo_walsum_name(const char *key);
 
 /* The identity of the repository, as stored in tbdr.json. */
 typedef struct TbdrRepoIdentity

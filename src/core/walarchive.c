@@ -23,6 +23,8 @@
 #include "core/keyfile.h"
 #include "core/repo.h"
 #include "core/walarchive.h"
+#include "core/walsummary.h"
+#include "core/window.h"
 
 #define WAL_READ_CHUNK	(256 * 1024)
 
@@ -280,6 +282,54 @@ compare_existing(TbdrWalArchive *wa, const char *path, const char *name,
 	return false;
 }
 
+/*
+ * Store the summary of segment name (walsummary.h) unless it exists: it is
+ * computed from the segment alone, so an existing one has this content.
+ * A file that is not valid WAL gets no summary (readers are conservative
+ * about segments without one); only a failure to store it is an error, so
+ * that the segment is archived again and the summary with it.
+ */
+static bool
+store_summary(TbdrWalArchive *wa, const char *path, const char *name,
+			  uint64 seg_size, TbdrError *err)
+{
+	char	   *key = tbdr_repo_walsum_key(name, err);
+	int			exists;
+	uint32		tli;
+	uint64		segno;
+	TbdrWalSummary *sum;
+	TbdrError	serr;
+	StringInfoData text;
+	StringInfoData obj;
+	bool		ok;
+
+	if (key == NULL)
+		return false;
+	exists = tbdr_storage_head(wa->storage, key, NULL, err);
+	tbdr_error_clear(&serr);
+	if (exists != 0 || seg_size == 0 || (seg_size & (seg_size - 1)) != 0 ||
+		!tbdr_wal_segment_parse(name, seg_size, &tli, &segno) ||
+		(sum = tbdr_wal_summarize_file(path, segno * seg_size, seg_size, &serr)) == NULL)
+	{
+		pfree(key);
+		if (exists < 0)
+			tbdr_error_prefix(err, "could not check whether the summary of \"%s\" is stored: ", name);
+		return exists >= 0;
+	}
+	initStringInfo(&text);
+	initStringInfo(&obj);
+	tbdr_wal_summary_write(sum, &text);
+	ok = tbdr_codec_encode_buffer(wa->enc, text.data, text.len, &obj, err) &&
+		tbdr_storage_put_buffer(wa->storage, key, obj.data, obj.len, err);
+	if (!ok)
+		tbdr_error_prefix(err, "could not store the summary of \"%s\": ", name);
+	tbdr_wal_summary_free(sum);
+	pfree(text.data);
+	pfree(obj.data);
+	pfree(key);
+	return ok;
+}
+
 bool
 tbdr_wal_push(TbdrWalArchive *wa, const char *path, const char *name,
 			  TbdrWalPushResult *res, TbdrError *err)
@@ -321,7 +371,7 @@ tbdr_wal_push(TbdrWalArchive *wa, const char *path, const char *name,
 		close(fd);
 		fd = -1;
 		ok = compare_existing(wa, path, name, key, res, err);
-		goto done;
+		goto summary;
 	}
 
 	src = tbdr_codec_source_create(fd, wa->enc, err);
@@ -359,6 +409,10 @@ tbdr_wal_push(TbdrWalArchive *wa, const char *path, const char *name,
 		res->stored_bytes = stats->stored_bytes;
 	}
 	ok = true;
+
+summary:
+	if (ok && tbdr_wal_file_kind(name) == TBDR_WAL_SEGMENT)
+		ok = store_summary(wa, path, name, (uint64) stbuf.st_size, err);
 
 done:
 	if (src)
