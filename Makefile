@@ -72,7 +72,7 @@ build/test/%: test/unit/%.c test/unit/tap.h build/libtbdrcore_fe.a
 # Not tests, built by the rule above: sigv4_dump signs requests for the
 # botocore cross-check (test/unit/sigv4_botocore.py); s3_tool drives the
 # storage layer for the TAP tests (test/t/010_s3_storage.pl); walsum_tool
-# prints WAL segment summaries (test/t/052_restore_histories.pl).
+# prints WAL segment summaries (test/t/057_restore_histories.pl).
 UNIT_TOOLS = build/test/sigv4_dump build/test/s3_tool build/test/walsum_tool
 
 # Backend objects depend on the headers too (PGXS does not track them).

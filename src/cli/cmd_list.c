@@ -2,15 +2,19 @@
  * cmd_list.c
  *	  tbdr list: the backups of the repository and the restorable window.
  *
- * The window is that of the latest timeline (where a restore without
- * --target-timeline goes), computed from the complete backups plus the
- * contiguous WAL (window.h); a hole in the WAL is named by its segments.
+ * The window is that of the history a restore without --target-timeline
+ * follows, computed from the complete backups plus the contiguous WAL
+ * (window.h); a hole in the WAL is named by its segments.  When the
+ * repository holds diverging histories (branches.h), each is shown with
+ * its WAL, its last archived segment and its own window, since a restore
+ * then needs --target-timeline.
  *-------------------------------------------------------------------------
  */
 #include "postgres_fe.h"
 
 #include "cli/progress.h"
 #include "cli/repostate.h"
+#include "core/branches.h"
 
 static const struct option list_options[] = {
 	CLI_COMMON_LONGOPTS,
@@ -60,8 +64,57 @@ json_us(StringInfo o, int64 us)
 {
 	char		buf[48];
 
+	if (us == 0)
+	{
+		appendStringInfoString(o, "null");
+		return;
+	}
 	tbdr_format_timestamp(us, buf, sizeof(buf));
 	appendStringInfo(o, "\"%s\"", buf);
+}
+
+/* A window: its intervals (time targets null when none), gaps. */
+static void
+json_window(StringInfo o, const TbdrWindow *w)
+{
+	appendStringInfo(o, "{\"timeline\": %u, \"intervals\": [", w->tli);
+	for (int i = 0; i < w->nintervals; i++)
+	{
+		const TbdrWindowInterval *iv = &w->intervals[i];
+
+		appendStringInfo(o, "%s{\"backup\": \"%s\", \"start_time\": ", i ? ", " : "", iv->backup_id);
+		json_us(o, iv->start_time);
+		appendStringInfoString(o, ", \"start_lsn\": ");
+		json_lsn(o, iv->start_lsn);
+		appendStringInfoString(o, ", \"end_time\": ");
+		json_us(o, iv->end_time);
+		appendStringInfoString(o, ", \"end_lsn\": ");
+		json_lsn(o, iv->lsn_max);
+		appendStringInfoChar(o, '}');
+	}
+	appendStringInfoString(o, "], \"earliest\": ");
+	if (w->nintervals)
+		json_us(o, w->intervals[0].start_time);
+	else
+		appendStringInfoString(o, "null");
+	appendStringInfoString(o, ", \"latest\": ");
+	if (w->nintervals)
+		json_us(o, w->intervals[w->nintervals - 1].end_time);
+	else
+		appendStringInfoString(o, "null");
+	appendStringInfoString(o, ", \"gaps\": [");
+	for (int i = 0; i < w->ngaps; i++)
+	{
+		const TbdrWindowGap *g = &w->gaps[i];
+
+		appendStringInfo(o, "%s{\"first\": \"%s\", \"last\": \"%s\", \"start_lsn\": ",
+						 i ? ", " : "", g->first, g->last);
+		json_lsn(o, g->start_lsn);
+		appendStringInfoString(o, ", \"end_lsn\": ");
+		json_lsn(o, g->end_lsn);
+		appendStringInfoChar(o, '}');
+	}
+	appendStringInfoString(o, "]}");
 }
 
 static const TbdrWindowBackup *
@@ -76,7 +129,8 @@ window_backup(const TbdrWindow *w, const char *id)
 }
 
 static void
-print_json(CliRepoState *rs, const TbdrWindow *w)
+print_json(CliRepoState *rs, const TbdrWindow *w, const TbdrBranch *tips,
+		   int ntips, TbdrWindow **tw)
 {
 	StringInfoData o;
 
@@ -119,49 +173,103 @@ print_json(CliRepoState *rs, const TbdrWindow *w)
 		}
 		appendStringInfoChar(&o, '}');
 	}
-	appendStringInfo(&o, "],\n \"window\": {\"timeline\": %u, \"intervals\": [", w->tli);
-	for (int i = 0; i < w->nintervals; i++)
+	appendStringInfoString(&o, "],\n \"window\": ");
+	json_window(&o, w);
+	appendStringInfoString(&o, ",\n \"branches\": [");
+	for (int i = 0; i < ntips; i++)
 	{
-		const TbdrWindowInterval *iv = &w->intervals[i];
+		const TbdrBranch *b = &tips[i];
 
-		appendStringInfo(&o, "%s{\"backup\": \"%s\", \"start_time\": ", i ? ", " : "", iv->backup_id);
-		json_us(&o, iv->start_time);
-		appendStringInfoString(&o, ", \"start_lsn\": ");
-		json_lsn(&o, iv->start_lsn);
-		appendStringInfoString(&o, ", \"end_time\": ");
-		json_us(&o, iv->end_time);
+		appendStringInfo(&o, "%s{\"timeline\": %u, \"parent\": %u, \"fork_lsn\": ",
+						 i ? ", " : "", b->tli, b->parent);
+		json_lsn(&o, b->fork_lsn);
+		appendStringInfoString(&o, ", \"first_lsn\": ");
+		json_lsn(&o, b->first_lsn);
 		appendStringInfoString(&o, ", \"end_lsn\": ");
-		json_lsn(&o, iv->end_lsn);
+		json_lsn(&o, b->end_lsn);
+		appendStringInfoString(&o, ", \"last_archived\": ");
+		json_time(&o, b->last_archived);
+		appendStringInfoString(&o, ", \"last_commit\": ");
+		json_us(&o, b->last_commit);
+		appendStringInfoString(&o, ", \"window\": ");
+		json_window(&o, tw[i]);
 		appendStringInfoChar(&o, '}');
 	}
-	appendStringInfoString(&o, "], \"earliest\": ");
-	if (w->nintervals)
-		json_us(&o, w->intervals[0].start_time);
-	else
-		appendStringInfoString(&o, "null");
-	appendStringInfoString(&o, ", \"latest\": ");
-	if (w->nintervals)
-		json_us(&o, w->intervals[w->nintervals - 1].end_time);
-	else
-		appendStringInfoString(&o, "null");
-	appendStringInfoString(&o, ", \"gaps\": [");
-	for (int i = 0; i < w->ngaps; i++)
-	{
-		const TbdrWindowGap *g = &w->gaps[i];
-
-		appendStringInfo(&o, "%s{\"first\": \"%s\", \"last\": \"%s\", \"start_lsn\": ",
-						 i ? ", " : "", g->first, g->last);
-		json_lsn(&o, g->start_lsn);
-		appendStringInfoString(&o, ", \"end_lsn\": ");
-		json_lsn(&o, g->end_lsn);
-		appendStringInfoChar(&o, '}');
-	}
-	appendStringInfoString(&o, "]}}\n");
+	appendStringInfoString(&o, "]}\n");
 	fputs(o.data, stdout);
 }
 
+/* "restorable on timelines 1, 2" or why not, for diverging histories. */
+static char *
+branches_of(const char *id, const TbdrBranch *tips, int ntips, TbdrWindow **tw)
+{
+	StringInfoData s;
+	const char *missing = NULL;
+
+	initStringInfo(&s);
+	for (int i = 0; i < ntips; i++)
+	{
+		const TbdrWindowBackup *wb = window_backup(tw[i], id);
+
+		if (wb && wb->usable)
+			appendStringInfo(&s, "%s%u", s.len ? ", " : "restorable on timeline ", tips[i].tli);
+		else if (wb && wb->on_timeline)
+			missing = wb->missing;
+	}
+	if (s.len == 0 && missing)
+		appendStringInfo(&s, "not restorable: WAL segment %s is missing", missing);
+	else if (s.len == 0)
+		appendStringInfoString(&s, "on none of the histories");
+	return s.data;
+}
+
+/* The intervals and gaps of w, as time and LSN ranges. */
 static void
-print_text(CliRepoState *rs, const TbdrWindow *w)
+print_window(CliRepoState *rs, const TbdrWindow *w)
+{
+	if (w->nintervals == 0)
+		printf("  none: no complete backup with its WAL on this timeline\n");
+	for (int i = 0; i < w->nintervals; i++)
+	{
+		const TbdrWindowInterval *iv = &w->intervals[i];
+		char		t1[48],
+					t2[48],
+					l1[32],
+					l2[32],
+					seg[25];
+
+		if (i > 0)
+		{
+			const TbdrWindowGap *g = &w->gaps[i - 1];
+			char		g1[32],
+						g2[32];
+
+			tbdr_format_lsn(g->start_lsn, g1, sizeof(g1));
+			tbdr_format_lsn(g->end_lsn, g2, sizeof(g2));
+			printf("  WAL gap: %s%s%s missing (LSN %s to %s): not restorable\n",
+				   g->first, strcmp(g->first, g->last) ? ".." : "",
+				   strcmp(g->first, g->last) ? g->last : "", g1, g2);
+		}
+		tbdr_format_lsn(iv->start_lsn, l1, sizeof(l1));
+		tbdr_format_lsn(iv->lsn_max, l2, sizeof(l2));
+		tbdr_wal_segment_name(iv->end_tli, iv->end_segno, rs->inv->seg_size, seg);
+		if (iv->end_time == 0)
+		{
+			printf("  from LSN %s (backup %s)\n    to LSN %s (WAL through %s)\n"
+				   "    no time targets: no commit is recorded in the WAL summaries after the backup\n",
+				   l1, iv->backup_id, l2, seg);
+			continue;
+		}
+		tbdr_format_timestamp(iv->start_time, t1, sizeof(t1));
+		tbdr_format_timestamp(iv->end_time, t2, sizeof(t2));
+		printf("  from %s (LSN %s, backup %s)\n    to %s (LSN %s, WAL through %s)\n",
+			   t1, l1, iv->backup_id, t2, l2, seg);
+	}
+}
+
+static void
+print_text(CliRepoState *rs, const TbdrWindow *w, const TbdrBranch *tips,
+		   int ntips, TbdrWindow **tw)
 {
 	printf("repository: %s\n\n", tbdr_storage_describe(rs->st));
 	if (rs->list->count == 0)
@@ -195,7 +303,9 @@ print_text(CliRepoState *rs, const TbdrWindow *w)
 			if (h->error)
 				note = h->error;
 		}
-		if (wb && wb->on_timeline && !wb->usable)
+		if (ntips > 1 && b->state == TBDR_BACKUP_COMPLETE)
+			note = branches_of(b->id, tips, ntips, tw);
+		else if (wb && wb->on_timeline && !wb->usable)
 			note = psprintf("not restorable: WAL segment %s is missing", wb->missing);
 		else if (wb && !wb->on_timeline && b->state == TBDR_BACKUP_COMPLETE)
 			note = psprintf("not on the history of timeline %u", w->tli);
@@ -203,37 +313,17 @@ print_text(CliRepoState *rs, const TbdrWindow *w)
 			   b->id, tbdr_backup_state_name(b->state), h ? h->timeline : 0,
 			   stop, l1, l2, s1, s2, note);
 	}
-	printf("\nrestorable window (timeline %u):\n", w->tli);
-	if (w->nintervals == 0)
-		printf("  none: no complete backup with its WAL on this timeline\n");
-	for (int i = 0; i < w->nintervals; i++)
+	if (ntips <= 1)
 	{
-		const TbdrWindowInterval *iv = &w->intervals[i];
-		char		t1[48],
-					t2[48],
-					l1[32],
-					l2[32],
-					seg[25];
-
-		if (i > 0)
-		{
-			const TbdrWindowGap *g = &w->gaps[i - 1];
-			char		g1[32],
-						g2[32];
-
-			tbdr_format_lsn(g->start_lsn, g1, sizeof(g1));
-			tbdr_format_lsn(g->end_lsn, g2, sizeof(g2));
-			printf("  WAL gap: %s%s%s missing (LSN %s to %s): not restorable\n",
-				   g->first, strcmp(g->first, g->last) ? ".." : "",
-				   strcmp(g->first, g->last) ? g->last : "", g1, g2);
-		}
-		tbdr_format_timestamp(iv->start_time, t1, sizeof(t1));
-		tbdr_format_timestamp(iv->end_time, t2, sizeof(t2));
-		tbdr_format_lsn(iv->start_lsn, l1, sizeof(l1));
-		tbdr_format_lsn(iv->end_lsn, l2, sizeof(l2));
-		tbdr_wal_segment_name(iv->end_tli, iv->end_segno, rs->inv->seg_size, seg);
-		printf("  from %s (LSN %s, backup %s)\n    to %s (LSN %s, WAL through %s)\n",
-			   t1, l1, iv->backup_id, t2, l2, seg);
+		printf("\nrestorable window (timeline %u):\n", w->tli);
+		print_window(rs, w);
+		return;
+	}
+	printf("\nthe repository holds %d diverging histories; tbdr restore needs --target-timeline to choose one:\n", ntips);
+	for (int i = 0; i < ntips; i++)
+	{
+		printf("\n%s\nrestorable window (timeline %u):\n", tbdr_branch_describe(&tips[i]), tips[i].tli);
+		print_window(rs, tw[i]);
 	}
 }
 
@@ -242,6 +332,10 @@ cmd_list(const CliCommand *cmd, int argc, char **argv)
 {
 	CliRepoState rs;
 	TbdrWindow *w;
+	TbdrWindow **tw;
+	TbdrBranch *tips;
+	int			ntips;
+	TbdrError	err;
 	bool		json = false;
 	int			c;
 
@@ -258,10 +352,21 @@ cmd_list(const CliCommand *cmd, int argc, char **argv)
 		cli_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
 
 	cli_repo_state_load(&rs, true);
-	w = cli_repo_window(&rs, tbdr_wal_latest_timeline(rs.inv, rs.complete, rs.ncomplete));
+	tbdr_error_clear(&err);
+	tips = tbdr_wal_branches(rs.inv, rs.complete, rs.ncomplete, &ntips, &err);
+	if (tips == NULL)
+	{
+		cli_report_error(&err);
+		return CLI_EXIT_ERROR;
+	}
+	tw = palloc(sizeof(TbdrWindow *) * ntips);
+	for (int i = 0; i < ntips; i++)
+		tw[i] = cli_repo_window(&rs, tips[i].tli);
+	/* the newest history's (the only one unless they diverge) */
+	w = tw[ntips - 1];
 	if (json)
-		print_json(&rs, w);
+		print_json(&rs, w, tips, ntips, tw);
 	else
-		print_text(&rs, w);
+		print_text(&rs, w, tips, ntips, tw);
 	return CLI_EXIT_OK;
 }

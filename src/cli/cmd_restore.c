@@ -18,6 +18,7 @@
 
 #include "cli/progress.h"
 #include "cli/repostate.h"
+#include "cli/restore_choice.h"
 
 #define RESTORE_PARALLEL_DEFAULT 4
 #define RESTORE_PARALLEL_MAX	64
@@ -160,6 +161,8 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 	char	   *pgdata;
 	uint32		tli;
 	TbdrWindow *w;
+	CliRestoreChoice choice;
+	char		tli_text[16];
 	int			chosen;
 	TbdrManifest *m;
 	TbdrRestoreOptions ropts;
@@ -296,26 +299,14 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 	if (parallel == 0)
 		parallel = RESTORE_PARALLEL_DEFAULT;
 
-	/* the target timeline */
-	if (target_timeline == NULL || strcmp(target_timeline, "latest") == 0)
-		tli = tbdr_wal_latest_timeline(rs.inv, rs.complete, rs.ncomplete);
-	else if (strcmp(target_timeline, "current") == 0)
-	{
-		const TbdrBackupInfo *b = backup_id ? tbdr_backup_list_find(rs.list, backup_id) :
-			tbdr_backup_list_latest(rs.list);
-
-		tli = (b && b->header) ? b->header->timeline : 1;
-	}
-	else
-		tli = (uint32) atol(target_timeline);
-
-	w = cli_repo_window(&rs, tli);
-	chosen = tbdr_window_select(w, &target, backup_id, &err);
-	if (chosen < 0)
-	{
-		cli_report_error(&err);
-		exit(CLI_EXIT_ERROR);
-	}
+	/* the history and the backup (restore_choice.h) */
+	cli_restore_choose(&rs, &target, target_timeline, backup_id, &choice);
+	tli = choice.tli;
+	w = choice.w;
+	chosen = choice.chosen;
+	target = choice.target;
+	if (choice.note && !json)
+		printf("note: %s\n", choice.note);
 	m = tbdr_catalog_load_manifest(rs.cat, w->backups[chosen].backup->id, &err);
 	if (m == NULL || !cli_repo_check_key(&rs, m, &err))
 	{
@@ -371,7 +362,9 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 	memset(&rec, 0, sizeof(rec));
 	rec.restore_command = restore_command.data;
 	rec.target_action = target_action;
-	rec.target_timeline = target_timeline ? target_timeline : "latest";
+	/* the chosen history, by number: 'latest' could follow another branch */
+	snprintf(tli_text, sizeof(tli_text), "%u", tli);
+	rec.target_timeline = target_timeline ? target_timeline : tli_text;
 	rec.exclusive = exclusive;
 	switch (target.type)
 	{
@@ -457,7 +450,7 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 			printf("note: no configuration file was used, so restore_command has none; PostgreSQL runs it in %s, where it reads %s/tbdr.conf if present\n",
 				   pgdata, pgdata);
 		printf("\nNext: start the server to replay the WAL:\n  pg_ctl -D %s start\n", pgdata);
-		if (target.type == TBDR_TARGET_XID || target.type == TBDR_TARGET_NAME)
+		if ((target.type == TBDR_TARGET_XID || target.type == TBDR_TARGET_NAME) && !target.located)
 			printf("(if the server stops with \"recovery ended before configured recovery target was reached\", the target is older than backup %s: run tbdr restore again with an older --backup)\n",
 				   m->id);
 		if (target.type != TBDR_TARGET_LATEST && (target_action == NULL || strcmp(target_action, "pause") == 0))

@@ -36,6 +36,14 @@ typedef struct BackupData
 	int			maxkeys;
 } BackupData;
 
+/* WAL files, or WAL summaries (named by their segment) */
+typedef struct WalFiles
+{
+	WalFile    *wal;
+	int			nwal;
+	int			maxwal;
+} WalFiles;
+
 typedef struct Listing
 {
 	int64		bytes;
@@ -43,6 +51,7 @@ typedef struct Listing
 	WalFile    *wal;
 	int			nwal;
 	int			maxwal;
+	WalFiles	sums;			/* walsum/: deleted with their segments */
 	BackupData *data;
 	int			ndata;
 	int			maxdata;
@@ -54,6 +63,21 @@ is_status_object(const char *name)
 	return strcmp(name, TBDR_BACKUP_STARTED_OBJ) == 0 ||
 		strcmp(name, TBDR_BACKUP_FAILED_OBJ) == 0 ||
 		strcmp(name, TBDR_BACKUP_MANIFEST_OBJ) == 0;
+}
+
+static void
+add_wal_file(WalFiles *f, const TbdrObjectInfo *info, char *name)
+{
+	if (f->nwal == f->maxwal)
+	{
+		f->maxwal = Max(64, f->maxwal * 2);
+		f->wal = f->wal ? repalloc(f->wal, sizeof(WalFile) * f->maxwal)
+			: palloc(sizeof(WalFile) * f->maxwal);
+	}
+	f->wal[f->nwal].key = pstrdup(info->key);
+	f->wal[f->nwal].name = name;
+	f->wal[f->nwal].size = info->size;
+	f->nwal++;
 }
 
 static bool
@@ -68,17 +92,15 @@ listing_cb(void *arg, const TbdrObjectInfo *info, TbdrError *err)
 	l->objects++;
 	if ((name = tbdr_repo_wal_name(info->key)) != NULL)
 	{
-		if (l->nwal == l->maxwal)
-		{
-			l->maxwal = Max(64, l->maxwal * 2);
-			l->wal = l->wal ? repalloc(l->wal, sizeof(WalFile) * l->maxwal)
-				: palloc(sizeof(WalFile) * l->maxwal);
-		}
-		l->wal[l->nwal].key = pstrdup(info->key);
-		l->wal[l->nwal].name = name;
-		l->wal[l->nwal].size = info->size;
-		l->nwal++;
+		WalFiles	f = {l->wal, l->nwal, l->maxwal};
+
+		add_wal_file(&f, info, name);
+		l->wal = f.wal;
+		l->nwal = f.nwal;
+		l->maxwal = f.maxwal;
 	}
+	else if ((name = tbdr_repo_walsum_name(info->key)) != NULL)
+		add_wal_file(&l->sums, info, name);
 	else if (tbdr_repo_backup_key_id(info->key, id, &rest))
 	{
 		BackupData *d;
@@ -402,6 +424,15 @@ tbdr_expire_execute(TbdrCatalog *cat, const TbdrExpireOptions *opts,
 			res->wal_deleted = 0;
 			goto done;
 		}
+		/* then their summaries (one without its segment is ignored) */
+		kl.n = 0;
+		for (int i = 0; i < l.sums.nwal; i++)
+		{
+			if (tbdr_expire_wal_deletable(res->plan, l.sums.wal[i].name))
+				keylist_add(&kl, l.sums.wal[i].key);
+		}
+		if (!delete_keys(st, lock, &kl, err))
+			goto done;
 		for (int i = first_wal_item; i < res->nitems; i++)
 		{
 			res->items[i].done = true;
@@ -438,6 +469,13 @@ done:
 	}
 	if (l.wal)
 		pfree(l.wal);
+	for (int i = 0; i < l.sums.nwal; i++)
+	{
+		pfree(l.sums.wal[i].key);
+		pfree(l.sums.wal[i].name);
+	}
+	if (l.sums.wal)
+		pfree(l.sums.wal);
 	for (int i = 0; i < l.ndata; i++)
 	{
 		for (int j = 0; j < l.data[i].nkeys; j++)

@@ -13,7 +13,9 @@
  * acknowledged the whole, verified object; an existing object is never
  * overwritten: if its plaintext equals the local file (SHA-256) the push
  * succeeds (re-archiving after a crash, or a standby with archive_mode =
- * always), otherwise it fails with TBDR_ERR_CONFLICT.
+ * always), otherwise it fails with TBDR_ERR_CONFLICT.  A segment then gets its
+ * summary (walsummary.h) under walsum/, unless one exists; the push fails
+ * if the summary cannot be stored, so that it is retried with the segment.
  *
  * Fetch guarantees: the destination appears (durably: temporary name, fsync,
  * rename, fsync of the directory) only with complete, authenticated and

@@ -11,7 +11,8 @@
 #include "core/repo.h"
 #include "core/window.h"
 
-/* History files are a few lines; anything larger is not one of ours. */
+/* A summary is a few lines plus its xid ranges. */
+#define SUMMARY_MAX_BYTES	(16 * 1024 * 1024)
 #define USECS_PER_SEC		INT64CONST(1000000)
 
 /* ---------------------------------------------------------------------
@@ -226,11 +227,22 @@ tbdr_format_timestamp(int64 us, char *out, size_t outlen)
 	time_t		tt = (time_t) secs;
 	struct tm	tm;
 
+	char		fraction[8] = "";
+
+	if (frac != 0)
+	{
+		int			n;
+
+		/* the precision the value has, as PostgreSQL prints it */
+		snprintf(fraction, sizeof(fraction), ".%06d", (int) frac);
+		for (n = strlen(fraction); fraction[n - 1] == '0'; n--)
+			fraction[n - 1] = '\0';
+	}
 	/* %04d, not strftime's %Y: year 999 is "0999", as the parser wants */
 	gmtime_r(&tt, &tm);
-	snprintf(out, outlen, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
+	snprintf(out, outlen, "%04d-%02d-%02d %02d:%02d:%02d%s+00",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-			 tm.tm_min, tm.tm_sec, (int) frac);
+			 tm.tm_min, tm.tm_sec, fraction);
 }
 
 /* ---------------------------------------------------------------------
@@ -322,6 +334,9 @@ tbdr_wal_inventory_add_segment(TbdrWalInventory *inv, uint32 tli,
 	inv->segs[inv->nsegs].tli = tli;
 	inv->segs[inv->nsegs].segno = segno;
 	inv->segs[inv->nsegs].mtime = mtime;
+	inv->segs[inv->nsegs].has_summary = false;
+	inv->segs[inv->nsegs].summary_loaded = false;
+	inv->segs[inv->nsegs].summary = NULL;
 	inv->nsegs++;
 }
 
@@ -360,8 +375,8 @@ tbdr_wal_inventory_finish(TbdrWalInventory *inv)
 		qsort(inv->segs, inv->nsegs, sizeof(TbdrWalSeg), seg_cmp);
 }
 
-static const TbdrWalSeg *
-find_seg(const TbdrWalInventory *inv, uint32 tli, uint64 segno)
+TbdrWalSeg *
+tbdr_wal_inventory_find(const TbdrWalInventory *inv, uint32 tli, uint64 segno)
 {
 	TbdrWalSeg	key;
 
@@ -370,6 +385,75 @@ find_seg(const TbdrWalInventory *inv, uint32 tli, uint64 segno)
 	key.tli = tli;
 	key.segno = segno;
 	return bsearch(&key, inv->segs, inv->nsegs, sizeof(TbdrWalSeg), seg_cmp);
+}
+
+
+bool
+tbdr_wal_inventory_set_summary(TbdrWalInventory *inv, uint32 tli,
+							   uint64 segno, TbdrWalSummary *sum)
+{
+	TbdrWalSeg *seg = tbdr_wal_inventory_find(inv, tli, segno);
+
+	if (seg == NULL)
+		return false;
+	seg->has_summary = true;
+	seg->summary_loaded = true;
+	seg->summary = sum;
+	return true;
+}
+
+bool
+tbdr_wal_segment_summary(const TbdrWalInventory *inv, TbdrWalSeg *seg,
+						 const TbdrWalSummary **sum, TbdrError *err)
+{
+	char		name[25];
+	char	   *key;
+	char	   *data;
+	size_t		len;
+	StringInfoData plain;
+	bool		ok;
+
+	*sum = NULL;
+	if (seg->summary_loaded)
+	{
+		*sum = seg->summary;
+		return true;
+	}
+	if (!seg->has_summary || inv->st == NULL)
+		return true;
+	tbdr_wal_segment_name(seg->tli, seg->segno, inv->seg_size, name);
+	key = tbdr_repo_walsum_key(name, err);
+	if (!tbdr_storage_get_buffer(inv->st, key, TBDR_CODEC_MAX_STORED(SUMMARY_MAX_BYTES),
+								 &data, &len, err))
+	{
+		tbdr_error_prefix(err, "could not read \"%s\": ", key);
+		pfree(key);
+		return false;
+	}
+	initStringInfo(&plain);
+	ok = tbdr_codec_decode_buffer_max(inv->dec, data, len, SUMMARY_MAX_BYTES,
+									  "a WAL summary", &plain, err);
+	pfree(data);
+	if (ok)
+		seg->summary = tbdr_wal_summary_parse(plain.data, plain.len, err);
+	pfree(plain.data);
+	if (!ok || seg->summary == NULL)
+	{
+		tbdr_error_prefix(err, "could not read \"%s\": ", key);
+		pfree(key);
+		return false;
+	}
+	if (seg->summary->seg_start != seg->segno * inv->seg_size)
+	{
+		tbdr_error_set(err, TBDR_ERR_CORRUPT,
+					   "\"%s\" is the summary of another segment", key);
+		pfree(key);
+		return false;
+	}
+	pfree(key);
+	seg->summary_loaded = true;
+	*sum = seg->summary;
+	return true;
 }
 
 typedef struct ListState
@@ -402,6 +486,28 @@ list_wal(void *arg, const TbdrObjectInfo *info, TbdrError *err)
 	return true;
 }
 
+/* Mark the segments that have a summary (after finish). */
+static bool
+list_walsum(void *arg, const TbdrObjectInfo *info, TbdrError *err)
+{
+	TbdrWalInventory *inv = arg;
+	char	   *name = tbdr_repo_walsum_name(info->key);
+	uint32		tli;
+	uint64		segno;
+
+	if (name == NULL)
+		return true;
+	if (tbdr_wal_segment_parse(name, inv->seg_size, &tli, &segno))
+	{
+		TbdrWalSeg *seg = tbdr_wal_inventory_find(inv, tli, segno);
+
+		if (seg)
+			seg->has_summary = true;
+	}
+	pfree(name);
+	return true;
+}
+
 TbdrWalInventory *
 tbdr_wal_inventory_load(TbdrStorage *st, TbdrCodecDecoder *dec,
 						uint64 seg_size, TbdrError *err)
@@ -420,6 +526,14 @@ tbdr_wal_inventory_load(TbdrStorage *st, TbdrCodecDecoder *dec,
 		return NULL;
 	}
 	tbdr_wal_inventory_finish(inv);
+	if (!tbdr_storage_list(st, TBDR_REPO_WALSUM_PREFIX, list_walsum, inv, err))
+	{
+		tbdr_error_prefix(err, "could not list the WAL summaries of the repository: ");
+		tbdr_wal_inventory_free(inv);
+		return NULL;
+	}
+	inv->st = st;
+	inv->dec = dec;
 
 	for (int i = 0; i < ls.nhistory_keys; i++)
 	{
@@ -488,6 +602,8 @@ tbdr_wal_inventory_free(TbdrWalInventory *inv)
 		pfree(inv->histories[i].entries);
 	if (inv->histories)
 		pfree(inv->histories);
+	for (int i = 0; i < inv->nsegs; i++)
+		tbdr_wal_summary_free(inv->segs[i].summary);
 	if (inv->segs)
 		pfree(inv->segs);
 	pfree(inv);
@@ -497,9 +613,9 @@ tbdr_wal_inventory_free(TbdrWalInventory *inv)
  * Window
  * --------------------------------------------------------------------- */
 
-/* The timeline a segment is read from when recovering along h. */
-static uint32
-tli_of_segment(const TbdrTimelineHistory *h, uint64 segno, uint64 seg_size)
+uint32
+tbdr_timeline_of_segment(const TbdrTimelineHistory *h, uint64 segno,
+						 uint64 seg_size)
 {
 	for (int i = h->n - 1; i >= 0; i--)
 	{
@@ -531,15 +647,203 @@ backup_stop_cmp(const void *a, const void *b)
 	return strcmp(x->backup->id, y->backup->id);
 }
 
+/* The summary of segment s along h, or NULL (none); false on a read error. */
+static bool
+summary_along(const TbdrWalInventory *inv, const TbdrTimelineHistory *h,
+			  uint64 s, const TbdrWalSummary **sum, TbdrError *err)
+{
+	TbdrWalSeg *seg = tbdr_wal_inventory_find(inv, tbdr_timeline_of_segment(h, s, inv->seg_size), s);
+
+	*sum = NULL;
+	return seg == NULL || tbdr_wal_segment_summary(inv, seg, sum, err);
+}
+
+/*
+ * The targets a usable backup reaches through segments first..last of its
+ * WAL (see window.h for why these bounds are exact or conservative).
+ */
+static bool
+backup_targets(const TbdrWalInventory *inv, const TbdrTimelineHistory *h,
+			   TbdrWindowBackup *wb, uint64 first, uint64 stop_seg,
+			   uint64 last, TbdrError *err)
+{
+	const TbdrManifest *m = wb->backup;
+	const TbdrWalSummary *sum;
+	int64		stop_bound = (m->stop_time + 1) * USECS_PER_SEC;
+	int64		before = 0;
+	bool		before_known = true;
+
+	for (uint64 s = first; s <= stop_seg; s++)
+	{
+		if (!summary_along(inv, h, s, &sum, err))
+			return false;
+		if (sum == NULL || sum->undecoded)
+			before_known = false;
+		else if (sum->nxacts > 0)
+			before = Max(before, sum->xact_time_max);
+	}
+	wb->start_time = stop_bound;
+	if (before_known && before > 0 && before + 1 < stop_bound)
+		wb->start_time = before + 1;
+
+	wb->end_time = 0;
+	for (uint64 s = last; s > stop_seg; s--)
+	{
+		if (!summary_along(inv, h, s, &sum, err))
+			return false;
+		if (sum && sum->nxacts > 0)
+		{
+			wb->end_time = sum->xact_time_max - 1;
+			break;
+		}
+	}
+	if (wb->end_time < wb->start_time)
+		wb->end_time = wb->start_time = 0;
+
+	if (!summary_along(inv, h, last, &sum, err))
+		return false;
+	wb->lsn_max = (sum && sum->nrecords > 0) ? sum->last_record : last * inv->seg_size;
+	if (wb->lsn_max < m->stop_lsn)
+		wb->lsn_max = 0;
+	return true;
+}
+
+/* Is backup m on history h, and which of its WAL is there (wb filled)? */
+static bool
+window_backup(const TbdrWalInventory *inv, const TbdrTimelineHistory *h,
+			  const TbdrManifest *m, TbdrWindowBackup *wb, TbdrError *err)
+{
+	uint64		seg_size = inv->seg_size;
+	const TbdrTimelineEntry *e = history_entry(h, m->timeline);
+	uint64		first,
+				last,
+				stop_seg;
+
+	wb->backup = m;
+	if (e == NULL || m->start_lsn == 0 || m->stop_lsn == 0 ||
+		m->stop_lsn > e->end || m->start_lsn < e->begin)
+		return true;
+	wb->on_timeline = true;
+	first = m->start_lsn / seg_size;
+	stop_seg = m->stop_lsn / seg_size;
+	/* a stop exactly on a segment boundary needs only the one before */
+	if (m->stop_lsn % seg_size == 0 && stop_seg > first)
+		stop_seg--;
+	last = first - 1;
+	while (tbdr_wal_inventory_find(inv, tbdr_timeline_of_segment(h, last + 1, seg_size), last + 1))
+		last++;
+	if (last == first - 1 || last < stop_seg)
+	{
+		uint64		miss = (last == first - 1) ? first : last + 1;
+
+		tbdr_wal_segment_name(tbdr_timeline_of_segment(h, miss, seg_size),
+							  miss, seg_size, wb->missing);
+		return true;
+	}
+	wb->usable = true;
+	wb->end_lsn = (last + 1) * seg_size;
+	return backup_targets(inv, h, wb, first, stop_seg, last, err);
+}
+
+/* The hole between interval cur and the next backup b. */
+static void
+window_gap(const TbdrWalInventory *inv, const TbdrTimelineHistory *h,
+		   const TbdrWindowInterval *cur, const TbdrWindowBackup *b,
+		   TbdrWindowGap *g)
+{
+	uint64		seg_size = inv->seg_size;
+	uint64		miss = cur->end_lsn / seg_size;
+	uint64		next_first = b->backup->start_lsn / seg_size;
+	uint64		s = miss;
+
+	while (s < next_first &&
+		   tbdr_wal_inventory_find(inv, tbdr_timeline_of_segment(h, s, seg_size), s) == NULL)
+		s++;
+	if (s == miss)
+		s++;					/* cannot happen: the run ended at miss */
+	tbdr_wal_segment_name(tbdr_timeline_of_segment(h, miss, seg_size),
+						  miss, seg_size, g->first);
+	tbdr_wal_segment_name(tbdr_timeline_of_segment(h, s - 1, seg_size),
+						  s - 1, seg_size, g->last);
+	g->start_lsn = miss * seg_size;
+	g->end_lsn = s * seg_size;
+}
+
+/*
+ * Add backup b (by stop LSN) to the last interval if its WAL joins it.
+ * Time targets grow only while the backups' time ranges touch, so that
+ * every printed time restores from some backup.
+ */
+static bool
+join_interval(TbdrWindowInterval *cur, const TbdrWindowBackup *b)
+{
+	if (b->backup->stop_lsn > cur->end_lsn)
+		return false;
+	cur->end_lsn = Max(cur->end_lsn, b->end_lsn);
+	cur->lsn_max = Max(cur->lsn_max, b->lsn_max);
+	if (b->end_time == 0)
+		return true;
+	if (cur->end_time == 0)
+	{
+		cur->start_time = b->start_time;
+		cur->end_time = b->end_time;
+	}
+	else if (b->start_time <= cur->end_time + 1)
+		cur->end_time = Max(cur->end_time, b->end_time);
+	return true;
+}
+
+/* The union of the usable backups' intervals, by LSN. */
+static void
+window_intervals(const TbdrWalInventory *inv, TbdrWindow *w)
+{
+	TbdrWindowBackup *sorted = palloc(sizeof(TbdrWindowBackup) * Max(w->nbackups, 1));
+	int			nsorted = 0;
+
+	for (int i = 0; i < w->nbackups; i++)
+	{
+		if (w->backups[i].usable)
+			sorted[nsorted++] = w->backups[i];
+	}
+	qsort(sorted, nsorted, sizeof(TbdrWindowBackup), backup_stop_cmp);
+	w->intervals = palloc0(sizeof(TbdrWindowInterval) * Max(nsorted, 1));
+	w->gaps = palloc0(sizeof(TbdrWindowGap) * Max(nsorted, 1));
+	for (int i = 0; i < nsorted; i++)
+	{
+		const TbdrWindowBackup *b = &sorted[i];
+		TbdrWindowInterval *cur = w->nintervals ? &w->intervals[w->nintervals - 1] : NULL;
+
+		if (cur && join_interval(cur, b))
+			continue;
+		if (cur)
+			window_gap(inv, &w->history, cur, b, &w->gaps[w->ngaps++]);
+		cur = &w->intervals[w->nintervals++];
+		cur->backup_id = b->backup->id;
+		cur->start_lsn = b->backup->stop_lsn;
+		cur->end_lsn = b->end_lsn;
+		cur->lsn_max = b->lsn_max;
+		cur->start_time = b->start_time;
+		cur->end_time = b->end_time;
+	}
+	for (int i = 0; i < w->nintervals; i++)
+	{
+		uint64		s = w->intervals[i].end_lsn / inv->seg_size - 1;
+
+		w->intervals[i].end_segno = s;
+		w->intervals[i].end_tli = tbdr_timeline_of_segment(&w->history, s, inv->seg_size);
+	}
+	pfree(sorted);
+}
+
 TbdrWindow *
 tbdr_window_compute(const TbdrWalInventory *inv, TbdrManifest *const *backups,
 					int nbackups, uint32 tli, TbdrError *err)
 {
 	TbdrWindow *w = palloc0(sizeof(TbdrWindow));
-	uint64		seg_size = inv->seg_size;
 	const TbdrTimelineHistory *found = NULL;
 
 	w->tli = tli;
+	w->seg_size = inv->seg_size;
 	for (int i = 0; i < inv->nhistories; i++)
 	{
 		if (inv->histories[i].tli == tli)
@@ -562,108 +866,13 @@ tbdr_window_compute(const TbdrWalInventory *inv, TbdrManifest *const *backups,
 	w->backups = palloc0(sizeof(TbdrWindowBackup) * Max(nbackups, 1));
 	for (int i = 0; i < nbackups; i++)
 	{
-		TbdrWindowBackup *wb = &w->backups[i];
-		const TbdrManifest *m = backups[i];
-		const TbdrTimelineEntry *e = history_entry(&w->history, m->timeline);
-		uint64		first,
-					last,
-					stop_seg,
-					s;
-
-		wb->backup = m;
-		if (e == NULL || m->start_lsn == 0 || m->stop_lsn == 0 ||
-			m->stop_lsn > e->end || m->start_lsn < e->begin)
-			continue;
-		wb->on_timeline = true;
-		first = m->start_lsn / seg_size;
-		stop_seg = m->stop_lsn / seg_size;
-		/* a stop exactly on a segment boundary needs only the one before */
-		if (m->stop_lsn % seg_size == 0 && stop_seg > first)
-			stop_seg--;
-		last = first - 1;
-		for (s = first;; s++)
+		if (!window_backup(inv, &w->history, backups[i], &w->backups[i], err))
 		{
-			const TbdrWalSeg *seg = find_seg(inv, tli_of_segment(&w->history, s, seg_size), s);
-
-			if (seg == NULL)
-				break;
-			last = s;
-			wb->end_time = Max(seg->mtime * USECS_PER_SEC, m->stop_time * USECS_PER_SEC);
+			tbdr_window_free(w);
+			return NULL;
 		}
-		if (last == first - 1 || last < stop_seg)
-		{
-			uint64		miss = (last == first - 1) ? first : last + 1;
-
-			tbdr_wal_segment_name(tli_of_segment(&w->history, miss, seg_size),
-								  miss, seg_size, wb->missing);
-			continue;
-		}
-		wb->usable = true;
-		wb->end_lsn = (last + 1) * seg_size;
 	}
-
-	/* the union of the usable backups' intervals, by LSN */
-	{
-		TbdrWindowBackup *sorted = palloc(sizeof(TbdrWindowBackup) * Max(nbackups, 1));
-		int			nsorted = 0;
-
-		for (int i = 0; i < nbackups; i++)
-		{
-			if (w->backups[i].usable)
-				sorted[nsorted++] = w->backups[i];
-		}
-		qsort(sorted, nsorted, sizeof(TbdrWindowBackup), backup_stop_cmp);
-		w->intervals = palloc0(sizeof(TbdrWindowInterval) * Max(nsorted, 1));
-		w->gaps = palloc0(sizeof(TbdrWindowGap) * Max(nsorted, 1));
-		for (int i = 0; i < nsorted; i++)
-		{
-			const TbdrWindowBackup *b = &sorted[i];
-			TbdrWindowInterval *cur = w->nintervals ? &w->intervals[w->nintervals - 1] : NULL;
-
-			if (cur && b->backup->stop_lsn <= cur->end_lsn)
-			{
-				if (b->end_lsn > cur->end_lsn)
-				{
-					cur->end_lsn = b->end_lsn;
-					cur->end_time = b->end_time;
-				}
-				continue;
-			}
-			if (cur)
-			{
-				TbdrWindowGap *g = &w->gaps[w->ngaps++];
-				uint64		miss = cur->end_lsn / seg_size;
-				uint64		next_first = b->backup->start_lsn / seg_size;
-				uint64		s = miss;
-
-				while (s < next_first &&
-					   find_seg(inv, tli_of_segment(&w->history, s, seg_size), s) == NULL)
-					s++;
-				if (s == miss)
-					s++;		/* cannot happen: the run ended at miss */
-				tbdr_wal_segment_name(tli_of_segment(&w->history, miss, seg_size),
-									  miss, seg_size, g->first);
-				tbdr_wal_segment_name(tli_of_segment(&w->history, s - 1, seg_size),
-									  s - 1, seg_size, g->last);
-				g->start_lsn = miss * seg_size;
-				g->end_lsn = s * seg_size;
-			}
-			cur = &w->intervals[w->nintervals++];
-			cur->backup_id = b->backup->id;
-			cur->start_lsn = b->backup->stop_lsn;
-			cur->start_time = b->backup->stop_time * USECS_PER_SEC;
-			cur->end_lsn = b->end_lsn;
-			cur->end_time = b->end_time;
-		}
-		for (int i = 0; i < w->nintervals; i++)
-		{
-			uint64		s = w->intervals[i].end_lsn / seg_size - 1;
-
-			w->intervals[i].end_segno = s;
-			w->intervals[i].end_tli = tli_of_segment(&w->history, s, seg_size);
-		}
-		pfree(sorted);
-	}
+	window_intervals(inv, w);
 	return w;
 }
 
@@ -686,10 +895,8 @@ tbdr_window_describe(const TbdrWindow *w)
 					l1[32],
 					l2[32];
 
-		tbdr_format_timestamp(iv->start_time, t1, sizeof(t1));
-		tbdr_format_timestamp(iv->end_time, t2, sizeof(t2));
 		tbdr_format_lsn(iv->start_lsn, l1, sizeof(l1));
-		tbdr_format_lsn(iv->end_lsn, l2, sizeof(l2));
+		tbdr_format_lsn(iv->lsn_max, l2, sizeof(l2));
 		if (i > 0)
 		{
 			const TbdrWindowGap *g = &w->gaps[i - 1];
@@ -698,7 +905,15 @@ tbdr_window_describe(const TbdrWindow *w)
 							 g->first, strcmp(g->first, g->last) ? ".." : "",
 							 strcmp(g->first, g->last) ? g->last : "");
 		}
-		appendStringInfo(&s, "from %s (LSN %s) to %s (LSN %s)", t1, l1, t2, l2);
+		if (iv->end_time == 0)
+		{
+			appendStringInfo(&s, "LSN %s to %s (no time targets: no commit recorded after the backup)",
+							 l1, l2);
+			continue;
+		}
+		tbdr_format_timestamp(iv->start_time, t1, sizeof(t1));
+		tbdr_format_timestamp(iv->end_time, t2, sizeof(t2));
+		appendStringInfo(&s, "from %s to %s (LSN %s to %s)", t1, t2, l1, l2);
 	}
 	appendStringInfo(&s, " on timeline %u", w->tli);
 	return s.data;
@@ -713,6 +928,21 @@ window_error(const TbdrWindow *w, TbdrError *err, const char *what)
 				   "%s is outside the restorable window: %s", what, desc);
 	tbdr_error_hint(err, "Choose a target inside the window (tbdr list shows it), or another --target-timeline.");
 	pfree(desc);
+}
+
+/*
+ * An xid or name target from backup b: after b's consistent point (an xid
+ * in b's stop segment may be before it: not from b) and inside its WAL.
+ * Not located (only with an explicit --backup): PostgreSQL searches.
+ */
+static bool
+located_fits(const TbdrWindow *w, const TbdrWindowBackup *b,
+			 const TbdrTarget *target)
+{
+	if (!target->located)
+		return true;
+	return b->backup->stop_lsn <= target->loc_lsn &&
+		target->loc_lsn < b->end_lsn;
 }
 
 int
@@ -736,18 +966,19 @@ tbdr_window_select(const TbdrWindow *w, const TbdrTarget *target,
 		{
 			case TBDR_TARGET_LATEST:
 			case TBDR_TARGET_IMMEDIATE:
-			case TBDR_TARGET_XID:
-			case TBDR_TARGET_NAME:
 				fits = true;
 				break;
+			case TBDR_TARGET_XID:
+			case TBDR_TARGET_NAME:
+				fits = located_fits(w, b, target);
+				break;
 			case TBDR_TARGET_TIME:
-				/* stop_time is rounded down: a second of margin */
-				fits = (b->backup->stop_time + 1) * USECS_PER_SEC <= target->time &&
+				fits = b->end_time != 0 && b->start_time <= target->time &&
 					target->time <= b->end_time;
 				break;
 			case TBDR_TARGET_LSN:
 				fits = b->backup->stop_lsn <= target->lsn &&
-					target->lsn <= b->end_lsn;
+					target->lsn <= b->lsn_max;
 				break;
 		}
 		if (!fits)
@@ -791,10 +1022,12 @@ tbdr_window_select(const TbdrWindow *w, const TbdrTarget *target,
 			}
 		}
 	}
-	if (target->type == TBDR_TARGET_TIME || target->type == TBDR_TARGET_LSN)
+	if (target->type != TBDR_TARGET_LATEST && target->type != TBDR_TARGET_IMMEDIATE)
 	{
 		char	   *what = psprintf("recovery target %s \"%s\"%s%s",
-									target->type == TBDR_TARGET_TIME ? "time" : "LSN",
+									target->type == TBDR_TARGET_TIME ? "time" :
+									target->type == TBDR_TARGET_LSN ? "LSN" :
+									target->type == TBDR_TARGET_XID ? "transaction" : "restore point",
 									target->text,
 									backup_id ? " from backup " : "",
 									backup_id ? backup_id : "");

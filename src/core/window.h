@@ -15,9 +15,23 @@
  * that serve T, and a hole between two intervals is a WAL gap, named by
  * its missing segments.
  *
- * Times: a backup's interval starts at its stop time (its consistent
- * point) and ends at the archive time (object mtime) of its last
- * contiguous segment, the latest moment the WAL can be known to cover.
+ * Times come from the WAL summaries (walsummary.h) recorded when each
+ * segment was archived, and the window is exact or conservative: every
+ * target inside it restores.  Recovery to a time T stops before the first
+ * commit or abort record later than T, and fails if that record comes
+ * before the consistent point or is not in the archived WAL.  So from a
+ * backup B:
+ *	 - the window starts 1 us after the latest commit time in B's own WAL
+ *	   (its first to its stop segment), or, when a segment there has no
+ *	   summary or an undecoded record, 1 s after B's stop time (whole
+ *	   seconds: recorded before any later commit);
+ *	 - it ends 1 us before the latest commit time in a summarized segment
+ *	   after B's stop segment (walking back from the last contiguous one);
+ *	   without one (old segments archived before summaries, or no commit
+ *	   since B) time targets are not offered from B;
+ *	 - LSN targets reach from B's stop LSN to the start of the last
+ *	   complete record (recovery needs a record at or after the target),
+ *	   or, without a summary of the last segment, to that segment's start.
  * Times here are Unix microseconds, since recovery targets and commit
  * times have microseconds.
  *
@@ -34,6 +48,7 @@
 #include "core/error.h"
 #include "core/manifest.h"
 #include "core/storage.h"
+#include "core/walsummary.h"
 
 #define TBDR_WAL_SEG_SIZE_DEFAULT	(16 * 1024 * 1024)
 #define TBDR_MAX_TIMELINE_DEPTH		1024
@@ -60,6 +75,9 @@ typedef struct TbdrWalSeg
 	uint32		tli;
 	uint64		segno;
 	int64		mtime;			/* archive time, Unix seconds (0 unknown) */
+	bool		has_summary;	/* walsum/ holds its summary */
+	bool		summary_loaded;
+	TbdrWalSummary *summary;	/* once loaded (NULL: none) */
 } TbdrWalSeg;
 
 typedef struct TbdrWalInventory
@@ -69,15 +87,19 @@ typedef struct TbdrWalInventory
 	int			nhistories;
 	TbdrTimelineHistory *histories;	/* one per history file, by tli */
 	uint64		seg_size;
+	/* where summaries are loaded from, on first use (NULL: unit tests) */
+	TbdrStorage *st;
+	TbdrCodecDecoder *dec;
 } TbdrWalInventory;
 
 typedef struct TbdrWindowInterval
 {
 	const char *backup_id;		/* the oldest backup starting it */
 	uint64		start_lsn;		/* that backup's stop LSN */
-	int64		start_time;		/* its stop time, microseconds */
 	uint64		end_lsn;		/* end of the last contiguous segment */
-	int64		end_time;		/* that segment's archive time, us */
+	uint64		lsn_max;		/* the last LSN target that restores */
+	int64		start_time;		/* time targets: the first and last */
+	int64		end_time;		/* that restore (both 0: none) */
 	uint32		end_tli;
 	uint64		end_segno;		/* the last contiguous segment */
 } TbdrWindowInterval;
@@ -97,13 +119,16 @@ typedef struct TbdrWindowBackup
 	bool		on_timeline;	/* in the target timeline's history */
 	bool		usable;			/* on_timeline and its own WAL is there */
 	char		missing[25];	/* first missing segment of its own WAL */
-	uint64		end_lsn;		/* reachable from it (usable) */
-	int64		end_time;
+	uint64		end_lsn;		/* end of its contiguous WAL (usable) */
+	uint64		lsn_max;		/* the last LSN target from it */
+	int64		start_time;		/* time targets from it (see above); */
+	int64		end_time;		/* end_time 0: none */
 } TbdrWindowBackup;
 
 typedef struct TbdrWindow
 {
 	uint32		tli;			/* the target timeline */
+	uint64		seg_size;
 	TbdrTimelineHistory history;
 	int			nbackups;
 	TbdrWindowBackup *backups;	/* as given (complete backups) */
@@ -129,6 +154,11 @@ typedef struct TbdrTarget
 	int64		time;			/* microseconds */
 	uint64		lsn;
 	const char *text;			/* as given (time, xid, name) */
+	/* xid and name targets: where the WAL summaries place them */
+	bool		located;
+	uint64		loc_segno;		/* the segment holding the record */
+	uint64		loc_lsn;		/* the restore point's LSN; for an xid,
+								 * the segment's start */
 } TbdrTarget;
 
 /* ---- the WAL inventory ---- */
@@ -149,6 +179,26 @@ extern bool tbdr_wal_inventory_add_history(TbdrWalInventory *inv, uint32 tli,
 										   const char *text, TbdrError *err);
 /* Sort the segments; call after adding. */
 extern void tbdr_wal_inventory_finish(TbdrWalInventory *inv);
+/* Give a segment its summary (unit tests; after finish).  false: no such segment. */
+extern bool tbdr_wal_inventory_set_summary(TbdrWalInventory *inv, uint32 tli,
+										   uint64 segno, TbdrWalSummary *sum);
+
+/* The segment (tli, segno), or NULL. */
+extern TbdrWalSeg *tbdr_wal_inventory_find(const TbdrWalInventory *inv,
+										   uint32 tli, uint64 segno);
+
+/*
+ * The summary of seg, loaded from the repository on first use: true with
+ * *sum NULL if it has none; false with err set if it cannot be read.
+ */
+extern bool tbdr_wal_segment_summary(const TbdrWalInventory *inv,
+									 TbdrWalSeg *seg,
+									 const TbdrWalSummary **sum,
+									 TbdrError *err);
+
+/* The timeline segment segno is read from when recovering along h. */
+extern uint32 tbdr_timeline_of_segment(const TbdrTimelineHistory *h,
+									   uint64 segno, uint64 seg_size);
 
 /* The newest timeline: of history files and of the given backups. */
 extern uint32 tbdr_wal_latest_timeline(const TbdrWalInventory *inv,
@@ -166,8 +216,8 @@ extern bool tbdr_timeline_history_parse(const char *text, uint32 tli,
 /* ---- the window ---- */
 
 /*
- * The window on timeline tli from the given complete backups.  A timeline
- * above 1 without a history file in the inventory is TBDR_ERR_NOT_FOUND.
+ * The window on timeline tli from the given complete backups (NULL with
+ * err set if a WAL summary cannot be read).
  */
 extern TbdrWindow *tbdr_window_compute(const TbdrWalInventory *inv,
 									   TbdrManifest *const *backups,
@@ -208,7 +258,11 @@ extern uint64 tbdr_wal_seg_size_of(const TbdrManifest *m);
  * A zone is required: false with err set (TBDR_ERR_CONFIG) otherwise.
  */
 extern bool tbdr_parse_timestamp(const char *s, int64 *us, TbdrError *err);
-/* Unix microseconds as "2026-11-30 01:02:03.450000+00" (out >= 40). */
+/*
+ * Unix microseconds as PostgreSQL prints timestamptz, trailing zeros of
+ * the fraction dropped: "2026-11-30 01:02:03.45+00", "... 01:02:03+00"
+ * (out >= 40).
+ */
 extern void tbdr_format_timestamp(int64 us, char *out, size_t outlen);
 
 extern void tbdr_wal_inventory_free(TbdrWalInventory *inv);

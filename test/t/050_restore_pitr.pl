@@ -71,17 +71,7 @@ sub tbdr
 
 my $conf = write_conf('main');
 
-sub switch_and_wait
-{
-	my ($node) = @_;
-	my $seg = $node->safe_psql('postgres',
-		"SELECT pg_walfile_name(pg_current_wal_lsn())");
-	$node->safe_psql('postgres', 'SELECT pg_switch_wal()');
-	$node->poll_query_until('postgres',
-		"SELECT last_archived_wal >= '$seg' FROM pg_stat_archiver")
-	  or die "timed out waiting for $seg to be archived";
-	return $seg;
-}
+sub switch_and_wait { return TbdrTest::Wal::switch_and_wait(@_) }
 
 # --- the primary ----------------------------------------------------------------
 my $node = PostgreSQL::Test::Cluster->new('primary');
@@ -313,8 +303,14 @@ ok($lb1 && !$lb1->{restorable}, 'B2 (old timeline, after the branch) does not se
 
 my $t_tl2 = $node->safe_psql('postgres',
 	"SELECT to_char(('$commit_tl2a'::timestamptz + ('$commit_tl2b'::timestamptz - '$commit_tl2a'::timestamptz) / 2) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'");
-($r, $rc, $out, $err, $res) = restore_node('r_tl2_again',
+# timeline 1 went on after the branch point: the histories diverge, and a
+# time both have is only restored with --target-timeline (052 tests more)
+($r, $rc, $out, $err, $res) = restore_node('r_tl2_diverged',
 	args => [ '--target-time', $t_tl2, '--target-action', 'promote' ]);
+ok($rc == 1 && $err =~ /diverging histories/ && $err =~ /--target-timeline/,
+	'a time on both diverging histories: refused') or diag $err;
+($r, $rc, $out, $err, $res) = restore_node('r_tl2_again',
+	args => [ '--target-time', $t_tl2, '--target-timeline', '2', '--target-action', 'promote' ]);
 is($rc, 0, 'second restore to a time on timeline 2') or diag $err;
 is($res->{backup}, $b1, 'it starts from B1 (B2 is on the other branch)');
 is($res->{target_timeline}, 2, 'and follows timeline 2');

@@ -72,15 +72,7 @@ sub listing
 	return { map { $_->{key} => $_->{size} } @{ $json->decode($out) } };
 }
 
-sub switch_and_wait
-{
-	my ($node) = @_;
-	my $seg = $node->safe_psql('postgres', "SELECT pg_walfile_name(pg_current_wal_lsn())");
-	$node->safe_psql('postgres', 'SELECT pg_switch_wal()');
-	$node->poll_query_until('postgres', "SELECT last_archived_wal >= '$seg' FROM pg_stat_archiver")
-	  or die "timed out waiting for $seg to be archived";
-	return $seg;
-}
+sub switch_and_wait { return TbdrTest::Wal::switch_and_wait(@_) }
 
 # --- the primary and three backups -------------------------------------------------
 my $node = PostgreSQL::Test::Cluster->new('primary');

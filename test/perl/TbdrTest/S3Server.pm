@@ -84,6 +84,22 @@ sub dir { return $_[0]{daemon}->dir }
 sub log_file { return $_[0]{daemon}->log_file }
 sub ready_file { return $_[0]{daemon}->dir . '/ready.json' }
 
+# The tbdr.* settings (without "tbdr.") of a repository on this server:
+# s3://BUCKET/PREFIX (prefix "main" by default), path-style, few retries.
+sub tbdr_settings
+{
+	my ($self, $bucket, $prefix) = @_;
+	return (
+		repository => "s3://$bucket/" . ($prefix // 'main'),
+		s3_endpoint => $self->endpoint,
+		s3_access_key_id => $self->access_key,
+		s3_secret_access_key => $self->secret_key,
+		s3_region => 'us-east-1',
+		s3_uri_style => 'path',
+		s3_max_retries => 2,
+		s3_timeout => 20);
+}
+
 # Environment (AWS_* variables) for /usr/bin/aws or an SDK talking to this
 # server; pass endpoint => URL to go through a proxy.
 sub aws_env

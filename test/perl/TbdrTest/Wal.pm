@@ -78,6 +78,18 @@ sub run
 	return ($? >> 8, $out, $err);
 }
 
+# Switch $node to a new WAL segment and wait until the one it left is
+# archived; returns that segment's name.  A function, not a method.
+sub switch_and_wait
+{
+	my ($node) = @_;
+	my $seg = $node->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_lsn())');
+	$node->safe_psql('postgres', 'SELECT pg_switch_wal()');
+	$node->poll_query_until('postgres', "SELECT last_archived_wal >= '$seg' FROM pg_stat_archiver")
+	  or croak "timed out waiting for $seg to be archived";
+	return $seg;
+}
+
 # { WAL file name => repo-ls entry } of everything under wal/.
 sub wal_objects
 {
