@@ -496,80 +496,147 @@ tbdr_wal_summary_write(const TbdrWalSummary *s, StringInfo out)
 	}
 }
 
+/*
+ * A decimal number that is all of token (a leading '-' only if sign):
+ * summaries come from the bucket, so nothing lenient.
+ */
 static bool
-parse_xids(TbdrWalSummary *s, const char *p)
+parse_number(const char *token, bool sign, int64 min, uint64 max, uint64 *out)
 {
-	int			max = 8;
+	const char *p = token;
+	bool		neg = false;
+	uint64		v = 0;
 
-	s->xids = palloc(sizeof(TbdrXidRange) * max);
-	while (*p == ' ')
+	if (sign && *p == '-')
 	{
-		unsigned int lo,
-					hi;
-		int			n;
-
-		if (sscanf(p, " %u-%u%n", &lo, &hi, &n) != 2 || lo > hi)
+		neg = true;
+		p++;
+	}
+	if (*p == '\0')
+		return false;
+	for (; *p; p++)
+	{
+		if (*p < '0' || *p > '9' || v > (PG_UINT64_MAX - 9) / 10)
 			return false;
-		if (s->nxids == max)
-		{
-			max *= 2;
-			s->xids = repalloc(s->xids, sizeof(TbdrXidRange) * max);
-		}
+		v = v * 10 + (*p - '0');
+	}
+	if (neg ? v > (uint64) -(min + 1) + 1 : v > max)
+		return false;
+	*out = neg ? (uint64) 0 - v : v;
+	return true;
+}
+
+#define PARSE_U64(tok, dst) \
+	(parse_number((tok), false, 0, PG_UINT64_MAX, &u) && ((dst) = u, true))
+#define PARSE_INT(tok, dst) \
+	(parse_number((tok), false, 0, PG_INT32_MAX, &u) && ((dst) = (int) u, true))
+#define PARSE_I64(tok, dst) \
+	(parse_number((tok), true, PG_INT64_MIN, PG_INT64_MAX, &u) && ((dst) = (int64) u, true))
+#define PARSE_BOOL(tok, dst) \
+	(parse_number((tok), false, 0, 1, &u) && ((dst) = u != 0, true))
+
+/* "LO-HI" ranges, sorted and disjoint as written (the lookup is a bsearch) */
+static bool
+parse_xids(TbdrWalSummary *s, char **tok, int ntok)
+{
+	if (s->xids)
+		return false;			/* one xids line */
+	s->xids = palloc(sizeof(TbdrXidRange) * Max(ntok, 1));
+	for (int i = 0; i < ntok; i++)
+	{
+		char	   *dash = strchr(tok[i], '-');
+		uint64		u;
+		uint32		lo,
+					hi;
+
+		if (dash == NULL)
+			return false;
+		*dash = '\0';
+		if (!parse_number(tok[i], false, 0, PG_UINT32_MAX, &u))
+			return false;
+		lo = (uint32) u;
+		if (!parse_number(dash + 1, false, 0, PG_UINT32_MAX, &u))
+			return false;
+		hi = (uint32) u;
+		if (lo > hi || (s->nxids > 0 && lo <= s->xids[s->nxids - 1].hi))
+			return false;
 		s->xids[s->nxids].lo = lo;
 		s->xids[s->nxids].hi = hi;
 		s->nxids++;
-		p += n;
 	}
-	return *p == '\0';
+	return true;
 }
 
+/* "LSN TIME HEXNAME": a name of 1..63 bytes without NUL */
 static bool
-parse_rp(TbdrWalSummary *s, const char *p)
+parse_rp(TbdrWalSummary *s, char **tok)
 {
 	TbdrRestorePoint rp;
-	char		hex[TBDR_RESTORE_POINT_NAME_MAX * 2 + 1];
-	size_t		hexlen;
+	size_t		hexlen = strlen(tok[2]);
+	uint64		u;
 
 	memset(&rp, 0, sizeof(rp));
-	if (sscanf(p, UINT64_FORMAT " " INT64_FORMAT " %128s", &rp.lsn, &rp.time, hex) != 3)
+	if (!PARSE_U64(tok[0], rp.lsn) || !PARSE_I64(tok[1], rp.time) ||
+		hexlen == 0 || hexlen % 2 != 0 || hexlen / 2 >= sizeof(rp.name) ||
+		!tbdr_hex_decode(tok[2], (unsigned char *) rp.name, hexlen / 2) ||
+		strlen(rp.name) != hexlen / 2)
 		return false;
-	hexlen = strlen(hex);
-	if (hexlen % 2 != 0 || hexlen / 2 >= sizeof(rp.name) ||
-		!tbdr_hex_decode(hex, (unsigned char *) rp.name, hexlen / 2))
-		return false;
-	rp.name[hexlen / 2] = '\0';
 	s->rps = s->rps ? repalloc(s->rps, sizeof(TbdrRestorePoint) * (s->nrps + 1)) :
 		palloc(sizeof(TbdrRestorePoint));
 	s->rps[s->nrps++] = rp;
 	return true;
 }
 
+/* One line, split at single spaces (modified in place). */
 static bool
-parse_line(TbdrWalSummary *s, const char *line)
+parse_line(TbdrWalSummary *s, char *line)
 {
-	int			b;
+	char	  **tok;
+	int			ntok = 1;
+	uint64		u;
+	bool		ok;
 
-	if (sscanf(line, "segment_start " UINT64_FORMAT, &s->seg_start) == 1 ||
-		sscanf(line, "records %d", &s->nrecords) == 1 ||
-		sscanf(line, "last_record " UINT64_FORMAT, &s->last_record) == 1 ||
-		sscanf(line, "end " UINT64_FORMAT, &s->end) == 1 ||
-		sscanf(line, "xacts %d", &s->nxacts) == 1 ||
-		sscanf(line, "xact_time_min " INT64_FORMAT, &s->xact_time_min) == 1 ||
-		sscanf(line, "xact_time_max " INT64_FORMAT, &s->xact_time_max) == 1)
-		return true;
-	if (sscanf(line, "switched %d", &b) == 1)
-		s->switched = b != 0;
-	else if (sscanf(line, "undecoded %d", &b) == 1)
-		s->undecoded = b != 0;
-	else if (sscanf(line, "prepared_xids %d", &b) == 1)
-		s->prepared_xids = b != 0;
-	else if (strncmp(line, "xids", 4) == 0)
-		return parse_xids(s, line + 4);
-	else if (strncmp(line, "rp ", 3) == 0)
-		return parse_rp(s, line + 3);
+	for (char *c = line; *c; c++)
+		ntok += *c == ' ';
+	tok = palloc(sizeof(char *) * ntok);
+	tok[0] = line;
+	for (int i = 1; i < ntok; i++)
+	{
+		char	   *sp = strchr(tok[i - 1], ' ');
+
+		*sp = '\0';
+		tok[i] = sp + 1;
+	}
+	if (strcmp(tok[0], "xids") == 0)
+		ok = parse_xids(s, tok + 1, ntok - 1);
+	else if (strcmp(tok[0], "rp") == 0)
+		ok = ntok == 4 && parse_rp(s, tok + 1);
+	else if (ntok != 2)
+		ok = false;
+	else if (strcmp(tok[0], "segment_start") == 0)
+		ok = PARSE_U64(tok[1], s->seg_start);
+	else if (strcmp(tok[0], "records") == 0)
+		ok = PARSE_INT(tok[1], s->nrecords);
+	else if (strcmp(tok[0], "last_record") == 0)
+		ok = PARSE_U64(tok[1], s->last_record);
+	else if (strcmp(tok[0], "end") == 0)
+		ok = PARSE_U64(tok[1], s->end);
+	else if (strcmp(tok[0], "switched") == 0)
+		ok = PARSE_BOOL(tok[1], s->switched);
+	else if (strcmp(tok[0], "undecoded") == 0)
+		ok = PARSE_BOOL(tok[1], s->undecoded);
+	else if (strcmp(tok[0], "xacts") == 0)
+		ok = PARSE_INT(tok[1], s->nxacts);
+	else if (strcmp(tok[0], "xact_time_min") == 0)
+		ok = PARSE_I64(tok[1], s->xact_time_min);
+	else if (strcmp(tok[0], "xact_time_max") == 0)
+		ok = PARSE_I64(tok[1], s->xact_time_max);
+	else if (strcmp(tok[0], "prepared_xids") == 0)
+		ok = PARSE_BOOL(tok[1], s->prepared_xids);
 	else
-		return false;
-	return true;
+		ok = false;
+	pfree(tok);
+	return ok;
 }
 
 TbdrWalSummary *
