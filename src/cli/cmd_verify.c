@@ -87,19 +87,12 @@ verify_wal(CliRepoState *rs, const char *name, TbdrError *err)
 	return ok;
 }
 
-int
-cmd_verify(const CliCommand *cmd, int argc, char **argv)
+/* The options; returns the backup id asked for, NULL for the latest. */
+static const char *
+parse_args(const CliCommand *cmd, int argc, char **argv, int *parallel,
+		   bool *show_progress)
 {
-	CliRepoState rs;
-	TbdrError	err;
 	const char *id = NULL;
-	const TbdrBackupInfo *b;
-	TbdrManifest *m;
-	TbdrRestoreOptions ropts;
-	TbdrRestore *r;
-	int			parallel = 4;
-	bool		show_progress = true;
-	int			nsegs = 0;
 	int			c;
 
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, verify_options, NULL)) != -1)
@@ -108,12 +101,12 @@ cmd_verify(const CliCommand *cmd, int argc, char **argv)
 			continue;
 		if (c == 'P')
 		{
-			parallel = atoi(optarg);
-			if (parallel < 1 || parallel > 64)
+			*parallel = atoi(optarg);
+			if (*parallel < 1 || *parallel > 64)
 				cli_usage_error(cmd, "--parallel must be a number from 1 to 64, got \"%s\"", optarg);
 		}
 		else if (c == 'n')
-			show_progress = false;
+			*show_progress = false;
 		else if (c == 'j')
 			json = true;
 		else
@@ -129,11 +122,22 @@ cmd_verify(const CliCommand *cmd, int argc, char **argv)
 		if (!tbdr_backup_id_parse(id, &t))
 			cli_usage_error(cmd, "\"%s\" is not a backup id (like 20261125T020000Z) or \"latest\"", id);
 	}
+	return id;
+}
+
+/*
+ * The manifest of the backup to verify (complete, its key at hand), or
+ * NULL after saying why not (cli_fatal when there is no such backup).
+ */
+static TbdrManifest *
+choose_backup(CliRepoState *rs, const char *id)
+{
+	const TbdrBackupInfo *b;
+	TbdrManifest *m;
+	TbdrError	err;
 
 	tbdr_error_clear(&err);
-	initStringInfo(&problems_json);
-	cli_repo_state_load(&rs, false);
-	b = id ? tbdr_backup_list_find(rs.list, id) : tbdr_backup_list_latest(rs.list);
+	b = id ? tbdr_backup_list_find(rs->list, id) : tbdr_backup_list_latest(rs->list);
 	if (b == NULL)
 	{
 		if (id)
@@ -145,18 +149,107 @@ cmd_verify(const CliCommand *cmd, int argc, char **argv)
 				  tbdr_backup_state_name(b->state),
 				  b->header && b->header->error ? ": " : "",
 				  b->header && b->header->error ? b->header->error : "");
-	m = tbdr_catalog_load_manifest(rs.cat, b->id, &err);
+	m = tbdr_catalog_load_manifest(rs->cat, b->id, &err);
 	if (m == NULL)
 	{
 		cli_report_error(&err);
 		fprintf(stderr, "tbdr: backup %s: its manifest cannot be read\n", b->id);
-		return CLI_EXIT_ERROR;
+		return NULL;
 	}
-	if (!cli_repo_check_key(&rs, m, &err))
+	if (!cli_repo_check_key(rs, m, &err))
 	{
 		cli_report_error(&err);
+		return NULL;
+	}
+	return m;
+}
+
+/* Check the WAL that makes the backup consistent; returns the segments checked. */
+static int
+verify_wal_range(CliRepoState *rs, const TbdrManifest *m)
+{
+	TbdrError	err;
+	uint64		seg_size = tbdr_wal_seg_size_of(m);
+	uint32		tli1,
+				tli2;
+	uint64		first,
+				last;
+	int			nsegs = 0;
+
+	tbdr_error_clear(&err);
+	if (!m->wal_start || !m->wal_stop)
+	{
+		tbdr_error_set(&err, TBDR_ERR_CORRUPT, "the manifest does not say which WAL the backup needs");
+		problem(&err);
+		return 0;
+	}
+	if (!tbdr_wal_segment_parse(m->wal_start, seg_size, &tli1, &first) ||
+		!tbdr_wal_segment_parse(m->wal_stop, seg_size, &tli2, &last) || last < first)
+	{
+		tbdr_error_set(&err, TBDR_ERR_CORRUPT, "the manifest's WAL range %s..%s is invalid",
+					   m->wal_start, m->wal_stop);
+		problem(&err);
+		return 0;
+	}
+	for (uint64 s = first; s <= last; s++)
+	{
+		char		name[25];
+
+		tbdr_wal_segment_name(tli1, s, seg_size, name);
+		tbdr_error_clear(&err);
+		if (!verify_wal(rs, name, &err))
+			problem(&err);
+		nsegs++;
+	}
+	return nsegs;
+}
+
+/* The result: one line, or one JSON object with --json. */
+static int
+report(const TbdrManifest *m, TbdrRestore *r, int nsegs)
+{
+	char		sz[32];
+
+	if (json)
+	{
+		printf("{\"backup\": \"%s\", \"ok\": %s, \"parts\": %d, \"files\": %d, \"wal_segments\": %d, "
+			   "\"bytes_checked\": " INT64_FORMAT ", \"problems\": [%s]}\n",
+			   m->id, nproblems ? "false" : "true", m->nparts, m->nfiles, nsegs,
+			   tbdr_restore_stats(r)->bytes_stored, problems_json.data);
+		return nproblems ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+	}
+	if (nproblems > 0)
+	{
+		printf("backup %s: %d problem%s found: it cannot be restored as it is\n",
+			   m->id, nproblems, nproblems == 1 ? "" : "s");
 		return CLI_EXIT_ERROR;
 	}
+	progress_format_bytes(tbdr_restore_stats(r)->bytes_stored, sz, sizeof(sz));
+	printf("backup %s: OK (%d parts, %s, %d files, %d WAL segments checked)\n",
+		   m->id, m->nparts, sz, m->nfiles, nsegs);
+	return CLI_EXIT_OK;
+}
+
+int
+cmd_verify(const CliCommand *cmd, int argc, char **argv)
+{
+	CliRepoState rs;
+	TbdrError	err;
+	const char *id;
+	TbdrManifest *m;
+	TbdrRestoreOptions ropts;
+	TbdrRestore *r;
+	int			parallel = 4;
+	bool		show_progress = true;
+	int			nsegs;
+
+	id = parse_args(cmd, argc, argv, &parallel, &show_progress);
+	tbdr_error_clear(&err);
+	initStringInfo(&problems_json);
+	cli_repo_state_load(&rs, false);
+	m = choose_backup(&rs, id);
+	if (m == NULL)
+		return CLI_EXIT_ERROR;
 	if (!json)
 	{
 		printf("verifying backup %s: %d parts, %d files, WAL %s..%s\n", m->id, m->nparts,
@@ -177,62 +270,6 @@ cmd_verify(const CliCommand *cmd, int argc, char **argv)
 	else if (!tbdr_restore_finish(r, &err))
 		problem(&err);
 
-	/* the WAL that makes the backup consistent */
-	if (m->wal_start && m->wal_stop)
-	{
-		uint64		seg_size = tbdr_wal_seg_size_of(m);
-		uint32		tli1,
-					tli2;
-		uint64		first,
-					last;
-
-		if (!tbdr_wal_segment_parse(m->wal_start, seg_size, &tli1, &first) ||
-			!tbdr_wal_segment_parse(m->wal_stop, seg_size, &tli2, &last) || last < first)
-		{
-			tbdr_error_set(&err, TBDR_ERR_CORRUPT, "the manifest's WAL range %s..%s is invalid",
-						   m->wal_start, m->wal_stop);
-			problem(&err);
-		}
-		else
-		{
-			for (uint64 s = first; s <= last; s++)
-			{
-				char		name[25];
-
-				tbdr_wal_segment_name(tli1, s, seg_size, name);
-				tbdr_error_clear(&err);
-				if (!verify_wal(&rs, name, &err))
-					problem(&err);
-				nsegs++;
-			}
-		}
-	}
-	else
-	{
-		tbdr_error_set(&err, TBDR_ERR_CORRUPT, "the manifest does not say which WAL the backup needs");
-		problem(&err);
-	}
-
-	if (json)
-	{
-		printf("{\"backup\": \"%s\", \"ok\": %s, \"parts\": %d, \"files\": %d, \"wal_segments\": %d, "
-			   "\"bytes_checked\": " INT64_FORMAT ", \"problems\": [%s]}\n",
-			   m->id, nproblems ? "false" : "true", m->nparts, m->nfiles, nsegs,
-			   tbdr_restore_stats(r)->bytes_stored, problems_json.data);
-		return nproblems ? CLI_EXIT_ERROR : CLI_EXIT_OK;
-	}
-	if (nproblems > 0)
-	{
-		printf("backup %s: %d problem%s found: it cannot be restored as it is\n",
-			   m->id, nproblems, nproblems == 1 ? "" : "s");
-		return CLI_EXIT_ERROR;
-	}
-	{
-		char		sz[32];
-
-		progress_format_bytes(tbdr_restore_stats(r)->bytes_stored, sz, sizeof(sz));
-		printf("backup %s: OK (%d parts, %s, %d files, %d WAL segments checked)\n",
-			   m->id, m->nparts, sz, m->nfiles, nsegs);
-	}
-	return CLI_EXIT_OK;
+	nsegs = verify_wal_range(&rs, m);
+	return report(m, r, nsegs);
 }
