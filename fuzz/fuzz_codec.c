@@ -68,7 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 
 	tbdr_error_clear(&err);
-	tbdr_codec_decoder_reset(dec);
+	tbdr_codec_decoder_reset(dec, "wal/0000000100000000/000000010000000000000001");
 	tbdr_codec_decoder_set_limit(dec, plain.limit, "a fuzzed object");
 	for (size_t off = 0; ok && off < size; off += piece)
 		ok = tbdr_codec_decoder_write(dec, data + off, Min(piece, size - off),

@@ -79,6 +79,7 @@ tbdr_list_backups(PG_FUNCTION_ARGS)
 				 errhint("Set tbdr.repository to s3://bucket/prefix or file:///absolute/path and reload.")));
 
 	tbdr_error_clear(&err);
+	tbdr_guc_warn_unauthenticated(&tbdr_guc);
 	cat = tbdr_catalog_open(&tbdr_guc, &err);
 	list = cat ? tbdr_catalog_list(cat, &err) : NULL;
 	if (cat)

@@ -714,6 +714,7 @@ take_backup(BackupRun *r)
 	tbdr_error_clear(&err);
 	set_phase("checking repository");
 	tbdr_guc_copy(&r->cfg);
+	tbdr_guc_warn_unauthenticated(&r->cfg);
 	r->cat = tbdr_catalog_open(&r->cfg, &err);
 	if (r->cat == NULL)
 		tbdr_ereport(ERROR, &err);

@@ -49,6 +49,7 @@ tbdr_expire_run(bool dry_run, const char *purpose, TbdrExpireResult **result,
 	opts.retention_policy = cfg.retention_policy;
 	opts.purpose = purpose;
 
+	tbdr_guc_warn_unauthenticated(&cfg);
 	cat = tbdr_catalog_open(&cfg, err);
 	if (cat != NULL)
 	{

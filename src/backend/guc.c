@@ -327,3 +327,15 @@ tbdr_guc_settings_hash(unsigned char out[TBDR_SHA256_LEN])
 	}
 	tbdr_digest_final(d, out);
 }
+
+void
+tbdr_guc_warn_unauthenticated(const TbdrConfig *cfg)
+{
+	const char *msg = tbdr_config_unauthenticated_warning(cfg);
+
+	if (msg)
+		ereport(WARNING,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", msg),
+				 errhint("Set tbdr.allow_unauthenticated_reads = off once no backup from before encryption (or from before tbdr's object format version 2) is needed.")));
+}

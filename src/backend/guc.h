@@ -22,6 +22,13 @@ extern PGDLLIMPORT TbdrConfig tbdr_guc;
 /* From _PG_init: define the GUCs and reserve the "tbdr." prefix. */
 extern void tbdr_define_gucs(void);
 
+/*
+ * A WARNING when cfg reads the repository with tbdr.allow_unauthenticated_reads
+ * on beside a key (tbdr_config_unauthenticated_warning); called wherever the
+ * backend opens the repository for reading.
+ */
+extern void tbdr_guc_warn_unauthenticated(const TbdrConfig *cfg);
+
 /* A copy of tbdr_guc with strings palloc'd in CurrentMemoryContext. */
 extern void tbdr_guc_copy(TbdrConfig *dst);
 

@@ -69,6 +69,7 @@ tbdr_walpusher_archive(TbdrWalPusher *p, TbdrError *err)
 	old = MemoryContextSwitchTo(p->context);
 	if (p->wa == NULL)
 	{
+		tbdr_guc_warn_unauthenticated(&tbdr_guc);
 		p->wa = tbdr_walarchive_open(&tbdr_guc, err);
 		if (p->wa != NULL)
 			memcpy(p->config_hash, hash, sizeof(hash));

@@ -95,6 +95,14 @@ cli_try_load_config(TbdrConfig *cfg, const char **source, TbdrError *err)
 		}
 		pg_free(name);
 	}
+
+	/* every command that reads the repository with the opt-in says so */
+	if (tbdr_config_unauthenticated_warning(cfg))
+	{
+		fflush(stdout);
+		fprintf(stderr, "tbdr: warning: %s\n",
+				tbdr_config_unauthenticated_warning(cfg));
+	}
 	return true;
 }
 

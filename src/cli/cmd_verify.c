@@ -73,7 +73,7 @@ verify_wal(CliRepoState *rs, const char *name, TbdrError *err)
 
 	if (key == NULL)
 		return false;
-	tbdr_codec_decoder_reset(rs->dec);
+	tbdr_codec_decoder_reset(rs->dec, key);
 	ok = tbdr_storage_get(rs->st, key, 0, -1, decode_into, rs->dec, err) &&
 		tbdr_codec_decoder_finish(rs->dec, discard, NULL, err);
 	if (!ok)

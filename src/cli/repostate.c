@@ -30,8 +30,8 @@ cli_repo_decoder_options(const CliRepoState *rs, TbdrCodecOptions *opts)
 {
 	memset(opts, 0, sizeof(*opts));
 	opts->key = rs->have_key ? rs->key : NULL;
-	/* plain objects stay readable, as for WAL (catalog.c does the same) */
-	opts->require_encryption = false;
+	/* as for status objects (catalog.c) and WAL (walarchive.c) */
+	opts->require_encryption = tbdr_config_require_encryption(&rs->cfg);
 }
 
 void

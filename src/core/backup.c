@@ -965,8 +965,9 @@ tbdr_backup_store_part(const TbdrBackupOptions *opts,
 	ps.fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &ps.started);
 	ps.enc = tbdr_codec_encoder_create(&opts->codec, err);
-	if (ps.enc == NULL)
+	if (ps.enc == NULL || !tbdr_codec_encoder_reset(ps.enc, key, err))
 	{
+		tbdr_codec_encoder_free(ps.enc);
 		pfree(key);
 		return false;
 	}

@@ -90,10 +90,11 @@ tbdr_catalog_open(const TbdrConfig *cfg, TbdrError *err)
 	}
 
 	/*
-	 * Plain status objects are accepted even with a key (as WAL is), so that
-	 * a repository that got encryption later still lists its older backups.
+	 * With a key, status objects must be encrypted for their name, unless the
+	 * migration opt-in tbdr.allow_unauthenticated_reads is on.
 	 */
-	cat = tbdr_catalog_create(st, true, have_key ? key : NULL, false, err);
+	cat = tbdr_catalog_create(st, true, have_key ? key : NULL,
+							  tbdr_config_require_encryption(cfg), err);
 	if (have_key)
 		tbdr_key_clear(key);
 	return cat;
@@ -187,7 +188,7 @@ tbdr_catalog_read_status(TbdrCatalog *cat, const char *id, const char *name,
 			if (cat->dec == NULL)
 				goto fail;
 		}
-		if (!tbdr_codec_decode_buffer_max(cat->dec, data, len,
+		if (!tbdr_codec_decode_buffer_max(cat->dec, key, data, len,
 										  cat->max_status,
 										  "a backup status object", &plain, err))
 			goto fail;
@@ -195,9 +196,10 @@ tbdr_catalog_read_status(TbdrCatalog *cat, const char *id, const char *name,
 	else if (cat->require_encryption)
 	{
 		tbdr_error_set(err, TBDR_ERR_CRYPTO,
-					   "\"%s\" is not encrypted, but the repository requires encryption",
+					   "\"%s\" is not encrypted, but tbdr.encryption_key_file is set",
 					   key);
-		tbdr_error_hint(err, "Someone with write access to the repository may have replaced it; check the bucket.");
+		tbdr_error_hint(err, "Someone with write access to the repository may have replaced it; check the bucket.  "
+						"Only if it was stored before encryption was enabled, read it with tbdr.allow_unauthenticated_reads = on.");
 		goto fail;
 	}
 	else if (len > (size_t) cat->max_status)
@@ -289,7 +291,7 @@ tbdr_catalog_write_status(TbdrCatalog *cat, const TbdrManifest *m,
 			if (cat->enc == NULL)
 				goto done;
 		}
-		if (!tbdr_codec_encode_buffer(cat->enc, json.data, json.len,
+		if (!tbdr_codec_encode_buffer(cat->enc, key, json.data, json.len,
 									  &stored, err))
 			goto done;
 		ok = tbdr_storage_put_buffer(cat->storage, key, stored.data,

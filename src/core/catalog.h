@@ -45,8 +45,9 @@
  *
  * Status objects are plain JSON when the repository is not encrypted (so
  * `aws s3 cp .../manifest.json -` shows them), and encoded by the codec
- * (codec.h, encrypted) when tbdr.encryption_key_file is set.  Readers accept
- * both, and refuse plain ones when encryption is required.
+ * (codec.h, encrypted and bound to their key) when tbdr.encryption_key_file
+ * is set.  Readers accept both, and refuse plain ones when encryption is
+ * required (a key without tbdr.allow_unauthenticated_reads).
  *
  * All memory is palloc'd in the current memory context.
  *-------------------------------------------------------------------------
@@ -111,7 +112,8 @@ extern TbdrCatalog *tbdr_catalog_create(TbdrStorage *st, bool own_storage,
 
 /*
  * Open the repository of cfg and load tbdr.encryption_key_file if set
- * (encryption then required).  No network I/O yet.
+ * (encryption then required, see tbdr_config_require_encryption).  No
+ * network I/O yet.
  */
 extern TbdrCatalog *tbdr_catalog_open(const TbdrConfig *cfg, TbdrError *err);
 

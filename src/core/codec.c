@@ -41,7 +41,7 @@
 /* Read size of the file source: large enough to amortize calls. */
 #define SOURCE_READ_SIZE (256 * 1024)
 
-#define MSG_AUTH_FAILED "authentication failed: the object was modified or is corrupt"
+#define MSG_AUTH_FAILED "authentication failed for \"%s\": the object was modified, is corrupt, or was stored under another name"
 
 typedef enum CoderState
 {
@@ -75,6 +75,7 @@ struct TbdrCodecEncoder
 	CoderState	state;
 	bool		header_sent;
 	bool		needs_new_salt; /* reset was asked for */
+	char	   *name;			/* the object's name: AAD after the header */
 	unsigned char header[HDR_SIZE];
 
 	ZSTD_CCtx  *cctx;
@@ -96,6 +97,7 @@ struct TbdrCodecDecoder
 	bool		require_encryption;
 	CoderCrypto cr;
 	char		fingerprint_hex[TBDR_KEY_FINGERPRINT_HEX_LEN];
+	char	   *name;			/* the object's name, as for the encoder */
 
 	CoderState	state;
 	unsigned char header[HDR_SIZE];
@@ -271,6 +273,42 @@ sha_init(EVP_MD_CTX *sha, TbdrError *err)
 	return true;
 }
 
+/* Remember the name of the next object (bound into its AAD). */
+static void
+set_name(char **slot, const char *name)
+{
+	if (*slot)
+		pfree(*slot);
+	*slot = name ? pstrdup(name) : NULL;
+}
+
+/*
+ * The name is the additional authenticated data after the header (version
+ * 2 on): an object copied or renamed to another key fails authentication.
+ */
+static bool
+add_name_aad(EVP_CIPHER_CTX *c, const char *name, int version)
+{
+	int			outl = 0;
+
+	if (version < 2 || name[0] == '\0')
+		return true;
+	return EVP_CipherUpdate(c, NULL, &outl, (const unsigned char *) name,
+							(int) strlen(name)) == 1;
+}
+
+/* Every object gets a name: without one, nothing binds it to its key. */
+static bool
+check_name(const char *name, const char *what, TbdrError *err)
+{
+	if (name != NULL)
+		return true;
+	tbdr_error_set(err, TBDR_ERR_INTERNAL,
+				   "codec %s used without an object name (reset it with the object's key first)",
+				   what);
+	return false;
+}
+
 const char *
 tbdr_compression_name(TbdrCompression c)
 {
@@ -322,11 +360,12 @@ tbdr_codec_parse_header(const void *data, size_t len, TbdrCodecHeader *hdr,
 		}
 		return false;
 	}
-	if (len >= 5 && h[4] != TBDR_CODEC_VERSION)
+	if (len >= 5 && (h[4] < TBDR_CODEC_VERSION_MIN || h[4] > TBDR_CODEC_VERSION))
 	{
 		tbdr_error_set(err, TBDR_ERR_CORRUPT,
 					   "object format version %d is not supported", h[4]);
-		tbdr_error_detail(err, "This tbdr reads format version %d.", TBDR_CODEC_VERSION);
+		tbdr_error_detail(err, "This tbdr reads format versions %d to %d.",
+						  TBDR_CODEC_VERSION_MIN, TBDR_CODEC_VERSION);
 		tbdr_error_hint(err, "The object may have been written by a newer tbdr; upgrade tbdr.");
 		return false;
 	}
@@ -528,12 +567,15 @@ tbdr_codec_encoder_free(TbdrCodecEncoder *enc)
 	}
 	if (enc->cbuf)
 		pfree(enc->cbuf);
+	set_name(&enc->name, NULL);
 	pfree(enc);
 }
 
 bool
-tbdr_codec_encoder_reset(TbdrCodecEncoder *enc, TbdrError *err)
+tbdr_codec_encoder_reset(TbdrCodecEncoder *enc, const char *name,
+						 TbdrError *err)
 {
+	set_name(&enc->name, name);
 	/* a fresh encoder already has its salt; don't derive twice */
 	if (enc->state == CODER_FRESH && !enc->needs_new_salt)
 		return true;
@@ -582,6 +624,7 @@ enc_seal(TbdrCodecEncoder *enc, const char *data, size_t len, bool last,
 	make_nonce(nonce, enc->chunk_no, last);
 	if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) != 1 ||
 		EVP_EncryptUpdate(c, NULL, &outl, enc->header, HDR_SIZE) != 1 ||
+		!add_name_aad(c, enc->name, TBDR_CODEC_VERSION) ||
 		EVP_EncryptUpdate(c, (unsigned char *) enc->cbuf, &outl,
 						  (const unsigned char *) data, (int) len) != 1 ||
 		EVP_EncryptFinal_ex(c, (unsigned char *) enc->cbuf + outl, &finl) != 1 ||
@@ -650,6 +693,8 @@ enc_check_state(TbdrCodecEncoder *enc, TbdrError *err)
 		tbdr_error_set(err, TBDR_ERR_INTERNAL, "codec encoder used after finish without a reset");
 		return false;
 	}
+	if (!check_name(enc->name, "encoder", err))
+		return false;
 	if (enc->needs_new_salt && !encoder_begin_object(enc, err))
 		return false;
 	enc->state = CODER_RUNNING;
@@ -773,7 +818,7 @@ tbdr_codec_decoder_create(const TbdrCodecOptions *opts, TbdrError *err)
 		dec->have_key = true;
 		hex8(dec->cr.fingerprint, dec->fingerprint_hex);
 	}
-	tbdr_codec_decoder_reset(dec);
+	tbdr_codec_decoder_reset(dec, NULL);
 	return dec;
 
 fail:
@@ -798,12 +843,14 @@ tbdr_codec_decoder_free(TbdrCodecDecoder *dec)
 		OPENSSL_cleanse(dec->pbuf, dec->buf_chunk_size);
 		pfree(dec->pbuf);
 	}
+	set_name(&dec->name, NULL);
 	pfree(dec);
 }
 
 void
-tbdr_codec_decoder_reset(TbdrCodecDecoder *dec)
+tbdr_codec_decoder_reset(TbdrCodecDecoder *dec, const char *name)
 {
+	set_name(&dec->name, name);
 	dec->state = CODER_FRESH;
 	dec->header_len = 0;
 	dec->header_ok = false;
@@ -838,13 +885,40 @@ tbdr_codec_decoder_header(const TbdrCodecDecoder *dec)
 	return dec->header_ok ? &dec->hdr : NULL;
 }
 
+/*
+ * An object that the key does not authenticate as this name: unencrypted,
+ * or encrypted in format version 1 (whose AAD has no name).
+ */
+static void
+set_unauthenticated_error(TbdrCodecDecoder *dec, TbdrError *err)
+{
+	if (!dec->hdr.encrypted)
+	{
+		tbdr_error_set(err, TBDR_ERR_CRYPTO,
+					   "object \"%s\" is not encrypted, but tbdr.encryption_key_file is set",
+					   dec->name);
+		tbdr_error_detail(err, "With an encryption key, every object must be encrypted with it; anyone with write access to the bucket can store an unencrypted one.");
+	}
+	else
+	{
+		tbdr_error_set(err, TBDR_ERR_CRYPTO,
+					   "object \"%s\" has format version %d, which does not bind an object to its name",
+					   dec->name, dec->hdr.version);
+		tbdr_error_detail(err, "Anyone with write access to the bucket can copy a version %d object to another name.",
+						  dec->hdr.version);
+	}
+	tbdr_error_hint(err, "If nobody but tbdr wrote to the repository and it still holds objects stored before encryption (or before tbdr's object format version %d), set tbdr.allow_unauthenticated_reads = on until they have expired; otherwise the repository was tampered with.",
+					TBDR_CODEC_VERSION);
+}
+
 /* The header is complete: check it and set up for its body. */
 static bool
 dec_begin_body(TbdrCodecDecoder *dec, TbdrError *err)
 {
 	TbdrCodecHeader *hdr = &dec->hdr;
 
-	if (!tbdr_codec_parse_header(dec->header, HDR_SIZE, hdr, err))
+	if (!tbdr_codec_parse_header(dec->header, HDR_SIZE, hdr, err) ||
+		!check_name(dec->name, "decoder", err))
 		return false;
 
 	if (hdr->encrypted)
@@ -893,11 +967,9 @@ dec_begin_body(TbdrCodecDecoder *dec, TbdrError *err)
 		if (!ok)
 			return false;
 	}
-	else if (dec->require_encryption)
+	if (dec->require_encryption && !(hdr->encrypted && hdr->version >= 2))
 	{
-		tbdr_error_set(err, TBDR_ERR_CRYPTO,
-					   "object is not encrypted, but encryption is required");
-		tbdr_error_detail(err, "An unencrypted object in an encrypted repository was not written by this repository's tbdr, or was written before encryption was enabled.");
+		set_unauthenticated_error(dec, err);
 		return false;
 	}
 
@@ -1052,6 +1124,7 @@ dec_open_chunk(TbdrCodecDecoder *dec, const char *data, size_t len, bool last)
 	make_nonce(nonce, dec->chunk_no, last);
 	if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) != 1 ||
 		EVP_DecryptUpdate(c, NULL, &outl, dec->header, HDR_SIZE) != 1 ||
+		!add_name_aad(c, dec->name, dec->hdr.version) ||
 		EVP_DecryptUpdate(c, (unsigned char *) dec->pbuf, &outl,
 						  (const unsigned char *) data, (int) clen) != 1 ||
 		EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_SIZE,
@@ -1064,7 +1137,8 @@ dec_open_chunk(TbdrCodecDecoder *dec, const char *data, size_t len, bool last)
 static void
 set_auth_error(TbdrCodecDecoder *dec, TbdrError *err)
 {
-	tbdr_error_set(err, TBDR_ERR_CRYPTO, MSG_AUTH_FAILED);
+	tbdr_error_set(err, TBDR_ERR_CRYPTO, MSG_AUTH_FAILED, dec->name);
+	tbdr_error_hint(err, "Someone with write access to the bucket may have replaced, copied or renamed the object; do not use it.");
 	tbdr_error_detail(err, "The authentication tag of encrypted chunk %llu (at stored offset %llu) does not match.",
 					  (unsigned long long) dec->chunk_no,
 					  (unsigned long long) (HDR_SIZE + dec->chunk_no * (dec->chunk_size + TAG_SIZE)));
@@ -1119,7 +1193,9 @@ tbdr_codec_decoder_write(TbdrCodecDecoder *dec, const void *vdata, size_t len,
 		len -= k;
 		/* a foreign object is recognized by its first bytes */
 		if (memcmp(dec->header, TBDR_CODEC_MAGIC, Min(dec->header_len, 4)) != 0 ||
-			(dec->header_len >= 5 && dec->header[4] != TBDR_CODEC_VERSION))
+			(dec->header_len >= 5 &&
+			 (dec->header[4] < TBDR_CODEC_VERSION_MIN ||
+			  dec->header[4] > TBDR_CODEC_VERSION)))
 		{
 			tbdr_codec_parse_header(dec->header, dec->header_len, &dec->hdr, err);
 			goto fail;
@@ -1286,27 +1362,29 @@ append_to_stringinfo(void *arg, const char *buf, size_t len, TbdrError *err)
 }
 
 bool
-tbdr_codec_encode_buffer(TbdrCodecEncoder *enc, const void *data, size_t len,
-						 StringInfo out, TbdrError *err)
+tbdr_codec_encode_buffer(TbdrCodecEncoder *enc, const char *name,
+						 const void *data, size_t len, StringInfo out,
+						 TbdrError *err)
 {
-	return tbdr_codec_encoder_reset(enc, err) &&
+	return tbdr_codec_encoder_reset(enc, name, err) &&
 		tbdr_codec_encoder_write(enc, data, len, append_to_stringinfo, out, err) &&
 		tbdr_codec_encoder_finish(enc, append_to_stringinfo, out, err);
 }
 
 bool
-tbdr_codec_decode_buffer(TbdrCodecDecoder *dec, const void *data, size_t len,
-						 StringInfo out, TbdrError *err)
+tbdr_codec_decode_buffer(TbdrCodecDecoder *dec, const char *name,
+						 const void *data, size_t len, StringInfo out,
+						 TbdrError *err)
 {
-	return tbdr_codec_decode_buffer_max(dec, data, len, 0, NULL, out, err);
+	return tbdr_codec_decode_buffer_max(dec, name, data, len, 0, NULL, out, err);
 }
 
 bool
-tbdr_codec_decode_buffer_max(TbdrCodecDecoder *dec, const void *data,
-							 size_t len, uint64 max_plain, const char *what,
-							 StringInfo out, TbdrError *err)
+tbdr_codec_decode_buffer_max(TbdrCodecDecoder *dec, const char *name,
+							 const void *data, size_t len, uint64 max_plain,
+							 const char *what, StringInfo out, TbdrError *err)
 {
-	tbdr_codec_decoder_reset(dec);
+	tbdr_codec_decoder_reset(dec, name);
 	tbdr_codec_decoder_set_limit(dec, max_plain, what);
 	return tbdr_codec_decoder_write(dec, data, len, append_to_stringinfo, out, err) &&
 		tbdr_codec_decoder_finish(dec, append_to_stringinfo, out, err);
@@ -1334,11 +1412,12 @@ struct TbdrCodecSource
 };
 
 TbdrCodecSource *
-tbdr_codec_source_create(int fd, TbdrCodecEncoder *enc, TbdrError *err)
+tbdr_codec_source_create(int fd, TbdrCodecEncoder *enc, const char *name,
+						 TbdrError *err)
 {
 	TbdrCodecSource *src;
 
-	if (!tbdr_codec_encoder_reset(enc, err))
+	if (!tbdr_codec_encoder_reset(enc, name, err))
 		return NULL;
 	src = palloc0(sizeof(TbdrCodecSource));
 	src->enc = enc;
@@ -1457,11 +1536,12 @@ struct TbdrCodecSink
 };
 
 TbdrCodecSink *
-tbdr_codec_sink_create(int fd, TbdrCodecDecoder *dec, TbdrError *err)
+tbdr_codec_sink_create(int fd, TbdrCodecDecoder *dec, const char *name,
+					   TbdrError *err)
 {
 	TbdrCodecSink *sink = palloc0(sizeof(TbdrCodecSink));
 
-	tbdr_codec_decoder_reset(dec);
+	tbdr_codec_decoder_reset(dec, name);
 	sink->dec = dec;
 	sink->fd = fd;
 	return sink;

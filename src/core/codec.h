@@ -11,11 +11,11 @@
  * plaintext to a file (downloads).  Every encoder/decoder also computes the
  * SHA-256 of the plaintext and counts plaintext, compressed and stored bytes.
  *
- * Object format, version 1 (docs/FORMAT.md has the rationale):
+ * Object format, version 2 (docs/FORMAT.md has the rationale):
  *
  *	 header (48 bytes, always present)
  *	   0  4  magic "TBDR"
- *	   4  1  format version (1)
+ *	   4  1  format version (2; decoders also read 1)
  *	   5  1  compression: 0 none, 1 zstd
  *	   6  1  encryption: 0 none, 1 AES-256-GCM
  *	   7  1  log2 of the encryption chunk size (18 = 256 KiB); 0 if plain
@@ -37,13 +37,21 @@
  *								 info = "tbdr v1 object key")
  *					nonce	   = 88-bit big-endian chunk number || last flag
  *								 (1 byte: 1 for the last chunk, else 0)
- *					AAD		   = the 48-byte header
+ *					AAD		   = the 48-byte header || the object's name
+ *								 (version 1: the header only)
+ *
+ * The name is the object's repository-relative key (for WAL it holds the
+ * timeline and segment number), given with every reset: an encrypted object
+ * copied or renamed to another key fails authentication.  Every encoder and
+ * decoder reset takes it, so no caller can forget it.
  *
  * A decoder rejects, with TBDR_ERR_CORRUPT unless said otherwise: a foreign
  * object (wrong magic: "not a tbdr object"), an unknown version or flag, a
  * key mismatch (TBDR_ERR_CRYPTO, naming both fingerprints), a missing key
- * (TBDR_ERR_CRYPTO), any modified byte (GCM tag: TBDR_ERR_CRYPTO
- * "authentication failed: ..."; plain objects: zstd checksum, trailer length
+ * (TBDR_ERR_CRYPTO), with require_encryption an object the key does not
+ * authenticate as its name (plain or version 1: TBDR_ERR_CRYPTO), any
+ * modified byte or other name (GCM tag: TBDR_ERR_CRYPTO
+ * "authentication failed for ..."; plain objects: zstd checksum, trailer length
  * or SHA-256), truncation anywhere (incl. at a chunk boundary: the last
  * chunk's flag), trailing data, and zstd frame errors.
  *
@@ -67,7 +75,8 @@
 #include "lib/stringinfo.h"
 
 #define TBDR_CODEC_MAGIC "TBDR"
-#define TBDR_CODEC_VERSION 1
+#define TBDR_CODEC_VERSION 2		/* what encoders write */
+#define TBDR_CODEC_VERSION_MIN 1	/* the oldest decoders read */
 #define TBDR_CODEC_HEADER_SIZE 48
 #define TBDR_CODEC_TRAILER_SIZE 44
 #define TBDR_CODEC_TAG_SIZE 16
@@ -93,9 +102,11 @@ typedef struct TbdrCodecOptions
 	const unsigned char *key;	/* TBDR_KEY_LEN bytes (copied), or NULL: the
 								 * encoder does not encrypt, the decoder
 								 * refuses encrypted objects */
-	bool		require_encryption; /* decoder: refuse plain objects (so that
+	bool		require_encryption; /* decoder: refuse objects that the key
+									 * does not authenticate as their name:
+									 * plain ones and version 1 (so that
 									 * nobody with write access to the bucket
-									 * can substitute one) */
+									 * can substitute, copy or rename one) */
 } TbdrCodecOptions;
 
 typedef struct TbdrCodecStats
@@ -137,8 +148,13 @@ extern bool tbdr_codec_encoder_write(TbdrCodecEncoder *enc, const void *data,
 /* End of plaintext: flush everything; the stats are final afterwards. */
 extern bool tbdr_codec_encoder_finish(TbdrCodecEncoder *enc, TbdrWriteFn out_fn,
 									  void *out_arg, TbdrError *err);
-/* Start a new object (new salt), keeping contexts and buffers. */
-extern bool tbdr_codec_encoder_reset(TbdrCodecEncoder *enc, TbdrError *err);
+/*
+ * Start a new object named name (its repository-relative key, bound into
+ * the AAD; copied), with a new salt, keeping contexts and buffers.  An
+ * encoder encodes nothing before its first reset.
+ */
+extern bool tbdr_codec_encoder_reset(TbdrCodecEncoder *enc, const char *name,
+									 TbdrError *err);
 extern const TbdrCodecStats *tbdr_codec_encoder_stats(const TbdrCodecEncoder *enc);
 extern void tbdr_codec_encoder_free(TbdrCodecEncoder *enc);
 
@@ -153,7 +169,8 @@ extern bool tbdr_codec_decoder_write(TbdrCodecDecoder *dec, const void *data,
 /* End of object bytes: checks that the object was complete and intact. */
 extern bool tbdr_codec_decoder_finish(TbdrCodecDecoder *dec, TbdrWriteFn out_fn,
 									  void *out_arg, TbdrError *err);
-extern void tbdr_codec_decoder_reset(TbdrCodecDecoder *dec);
+/* Start decoding the object named name (as for the encoder; copied). */
+extern void tbdr_codec_decoder_reset(TbdrCodecDecoder *dec, const char *name);
 
 /*
  * Refuse the object being decoded (TBDR_ERR_CORRUPT, before passing any of
@@ -175,11 +192,13 @@ extern bool tbdr_codec_parse_header(const void *data, size_t len,
 
 /* ---- whole buffers (manifests, tests) ---- */
 
-/* Encode/decode data into out (appended); the coder is reset first. */
-extern bool tbdr_codec_encode_buffer(TbdrCodecEncoder *enc, const void *data,
-									 size_t len, StringInfo out, TbdrError *err);
-extern bool tbdr_codec_decode_buffer(TbdrCodecDecoder *dec, const void *data,
-									 size_t len, StringInfo out, TbdrError *err);
+/* Encode/decode object name into out (appended); the coder is reset first. */
+extern bool tbdr_codec_encode_buffer(TbdrCodecEncoder *enc, const char *name,
+									 const void *data, size_t len,
+									 StringInfo out, TbdrError *err);
+extern bool tbdr_codec_decode_buffer(TbdrCodecDecoder *dec, const char *name,
+									 const void *data, size_t len,
+									 StringInfo out, TbdrError *err);
 /*
  * The most an object of plain bytes of plaintext can take stored: header,
  * trailer, a tag per chunk of at least 4 KiB, and zstd's worst expansion of
@@ -191,6 +210,7 @@ extern bool tbdr_codec_decode_buffer(TbdrCodecDecoder *dec, const void *data,
 
 /* The same, refusing an object whose plaintext exceeds max_plain bytes. */
 extern bool tbdr_codec_decode_buffer_max(TbdrCodecDecoder *dec,
+										 const char *name,
 										 const void *data, size_t len,
 										 uint64 max_plain, const char *what,
 										 StringInfo out, TbdrError *err);
@@ -207,6 +227,7 @@ extern bool tbdr_codec_decode_buffer_max(TbdrCodecDecoder *dec,
 typedef struct TbdrCodecSource TbdrCodecSource;
 
 extern TbdrCodecSource *tbdr_codec_source_create(int fd, TbdrCodecEncoder *enc,
+												 const char *name,
 												 TbdrError *err);
 extern ssize_t tbdr_codec_source_read(void *arg, char *buf, size_t len,
 									  TbdrError *err);
@@ -223,7 +244,7 @@ extern void tbdr_codec_source_free(TbdrCodecSource *src);
 typedef struct TbdrCodecSink TbdrCodecSink;
 
 extern TbdrCodecSink *tbdr_codec_sink_create(int fd, TbdrCodecDecoder *dec,
-											 TbdrError *err);
+											 const char *name, TbdrError *err);
 extern bool tbdr_codec_sink_write(void *arg, const char *buf, size_t len,
 								  TbdrError *err);
 extern bool tbdr_codec_sink_finish(TbdrCodecSink *sink, TbdrError *err);

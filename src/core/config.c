@@ -142,6 +142,8 @@ const TbdrSetting tbdr_settings[] = {
 	STRING_SETTING("encryption_key_file", encryption_key_file, "",
 				   check_encryption_key_file, 0,
 				   "File with the 256-bit encryption key (absolute path, 64 hex digits); empty means no encryption."),
+	BOOL_SETTING("allow_unauthenticated_reads", allow_unauthenticated_reads, 0,
+				 "Migration only: with an encryption key, also read unencrypted objects and objects of format version 1, which anyone with write access to the bucket can forge or swap; warns every time."),
 	{"archive_parallel", TBDR_SETTING_INT, OFF(archive_parallel), NULL, 4, 1, 32,
 		NULL, NULL, 0, TBDR_CONTEXT_POSTMASTER,
 	"WAL segments the archive worker stores at once."},
@@ -815,6 +817,28 @@ tbdr_config_set(TbdrConfig *cfg, const char *name, const char *value,
 	}
 	tbdr_error_set(err, TBDR_ERR_INTERNAL, "setting \"tbdr.%s\" has an unknown type", s->name);
 	return false;
+}
+
+static bool
+config_has_key(const TbdrConfig *cfg)
+{
+	return cfg->encryption_key_file && cfg->encryption_key_file[0] != '\0';
+}
+
+bool
+tbdr_config_require_encryption(const TbdrConfig *cfg)
+{
+	return config_has_key(cfg) && !cfg->allow_unauthenticated_reads;
+}
+
+const char *
+tbdr_config_unauthenticated_warning(const TbdrConfig *cfg)
+{
+	if (!config_has_key(cfg) || !cfg->allow_unauthenticated_reads)
+		return NULL;
+	return "tbdr.allow_unauthenticated_reads is on: unencrypted and format version 1 objects are read although tbdr.encryption_key_file is set, "
+		"so anyone with write access to the bucket can substitute backups and WAL; "
+		"turn it off as soon as the objects stored before encryption (or before format version 2) have expired";
 }
 
 char *

@@ -58,6 +58,8 @@ typedef struct TbdrConfig
 	int			compression;	/* TbdrCompression (core/codec.h) */
 	int			compression_level;	/* zstd level 1..19 */
 	char	   *encryption_key_file;	/* absolute path, "" = no encryption */
+	bool		allow_unauthenticated_reads;	/* migration: read objects the
+												 * key does not authenticate */
 	int			archive_parallel;	/* segments pushed at once by the worker */
 	int			archive_queue_max;	/* ready segments before dropping, 0 = off */
 	int			restore_prefetch;	/* segments archive-get fetches ahead */
@@ -148,6 +150,19 @@ extern bool tbdr_config_set(TbdrConfig *cfg, const char *name,
  */
 extern bool tbdr_config_load_file(TbdrConfig *cfg, const char *path,
 								  bool missing_ok, TbdrError *err);
+
+/*
+ * Whether decoders must refuse objects that the key does not authenticate
+ * as their name (codec.h require_encryption): with a key, unless
+ * tbdr.allow_unauthenticated_reads is on.
+ */
+extern bool tbdr_config_require_encryption(const TbdrConfig *cfg);
+
+/*
+ * The warning to give every time objects are read with a key and
+ * tbdr.allow_unauthenticated_reads on, or NULL when that is not the case.
+ */
+extern const char *tbdr_config_unauthenticated_warning(const TbdrConfig *cfg);
 
 /* A value as text, for display ("********" for a set secret). */
 extern char *tbdr_config_show(const TbdrConfig *cfg, const TbdrSetting *s);

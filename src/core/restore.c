@@ -821,7 +821,7 @@ tbdr_restore_part(TbdrRestore *r, int index, TbdrStorage *st,
 	cb.entry_end = entry_end;
 	cb.arg = &c;
 	c.tar = tbdr_tar_reader_create(&cb);
-	tbdr_codec_decoder_reset(dec);
+	tbdr_codec_decoder_reset(dec, c.part->key);
 
 	ok = tbdr_storage_get(st, c.part->key, 0, -1, object_feed, &c, err) &&
 		tbdr_codec_decoder_finish(dec, tar_feed, &c, err) &&

@@ -83,6 +83,7 @@ tbdr_walarchive_open(const TbdrConfig *cfg, TbdrError *err)
 	memset(&opts, 0, sizeof(opts));
 	opts.compression = (TbdrCompression) cfg->compression;
 	opts.level = cfg->compression_level;
+	opts.require_encryption = tbdr_config_require_encryption(cfg);
 	if (cfg->encryption_key_file && cfg->encryption_key_file[0] != '\0')
 	{
 		if (!tbdr_key_load(cfg->encryption_key_file, key, err))
@@ -243,7 +244,7 @@ compare_existing(TbdrWalArchive *wa, const char *path, const char *name,
 	if (!hash_file(wa, path, local_sha, &local_size, err))
 		return false;
 
-	tbdr_codec_decoder_reset(wa->dec);
+	tbdr_codec_decoder_reset(wa->dec, key);
 	limit_decoded(wa, name);
 	t.dec = wa->dec;
 	t.out = discard_write;
@@ -319,7 +320,7 @@ store_summary(TbdrWalArchive *wa, const char *path, const char *name,
 	initStringInfo(&text);
 	initStringInfo(&obj);
 	tbdr_wal_summary_write(sum, &text);
-	ok = tbdr_codec_encode_buffer(wa->enc, text.data, text.len, &obj, err) &&
+	ok = tbdr_codec_encode_buffer(wa->enc, key, text.data, text.len, &obj, err) &&
 		tbdr_storage_put_buffer(wa->storage, key, obj.data, obj.len, err);
 	if (!ok)
 		tbdr_error_prefix(err, "could not store the summary of \"%s\": ", name);
@@ -374,7 +375,7 @@ tbdr_wal_push(TbdrWalArchive *wa, const char *path, const char *name,
 		goto summary;
 	}
 
-	src = tbdr_codec_source_create(fd, wa->enc, err);
+	src = tbdr_codec_source_create(fd, wa->enc, key, err);
 	if (src == NULL)
 		goto done;
 	if (!tbdr_storage_put(wa->storage, key, tbdr_codec_source_read, src, -1, err))
@@ -465,7 +466,7 @@ tbdr_wal_fetch(TbdrWalArchive *wa, const char *name, const char *dest,
 		tbdr_error_errno(err, "could not create \"%s\"", tmp);
 		goto done;
 	}
-	sink = tbdr_codec_sink_create(fd, wa->dec, err);
+	sink = tbdr_codec_sink_create(fd, wa->dec, key, err);
 	if (sink == NULL)
 		goto done;
 	limit_decoded(wa, name);

@@ -431,7 +431,7 @@ tbdr_wal_segment_summary(const TbdrWalInventory *inv, TbdrWalSeg *seg,
 		return false;
 	}
 	initStringInfo(&plain);
-	ok = tbdr_codec_decode_buffer_max(inv->dec, data, len, SUMMARY_MAX_BYTES,
+	ok = tbdr_codec_decode_buffer_max(inv->dec, key, data, len, SUMMARY_MAX_BYTES,
 									  "a WAL summary", &plain, err);
 	pfree(data);
 	if (ok)
@@ -552,7 +552,7 @@ tbdr_wal_inventory_load(TbdrStorage *st, TbdrCodecDecoder *dec,
 			return NULL;
 		}
 		initStringInfo(&plain);
-		ok = tbdr_codec_decode_buffer_max(dec, data, len,
+		ok = tbdr_codec_decode_buffer_max(dec, key, data, len,
 										  TBDR_WAL_HISTORY_MAX_BYTES,
 										  "a timeline history file", &plain, err);
 		pfree(data);

@@ -76,7 +76,7 @@ decode_part(TbdrStorage *st, const char *key, size_t *len)
 	memset(&opts, 0, sizeof(opts));
 	dec = tbdr_codec_decoder_create(&opts, &err);
 	initStringInfo(&out);
-	if (!tbdr_codec_decode_buffer(dec, data, dlen, &out, &err))
+	if (!tbdr_codec_decode_buffer(dec, key, data, dlen, &out, &err))
 		return NULL;
 	tbdr_codec_decoder_free(dec);
 	*len = out.len;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 
 #include "core/codec.h"
 #include "core/keyfile.h"
@@ -27,6 +28,9 @@
 #define HDR TBDR_CODEC_HEADER_SIZE
 #define TRL TBDR_CODEC_TRAILER_SIZE
 #define TAG TBDR_CODEC_TAG_SIZE
+
+/* the name most tests give their objects (a WAL segment's key) */
+#define OBJ "wal/0000000100000000/000000010000000000000001"
 
 static bool small_mode = false;
 static char tmpdir[256];
@@ -152,7 +156,7 @@ encode(TbdrCodecEncoder *enc, const char *data, size_t len, Feed feed,
 {
 	size_t		off = 0;
 
-	if (!tbdr_codec_encoder_reset(enc, err))
+	if (!tbdr_codec_encoder_reset(enc, OBJ, err))
 		return false;
 	while (off < len)
 	{
@@ -171,7 +175,7 @@ decode(TbdrCodecDecoder *dec, const char *data, size_t len, Feed feed,
 {
 	size_t		off = 0;
 
-	tbdr_codec_decoder_reset(dec);
+	tbdr_codec_decoder_reset(dec, OBJ);
 	while (off < len)
 	{
 		size_t		n = next_piece(feed, len - off);
@@ -377,17 +381,17 @@ test_reuse_and_salt(void)
 	initStringInfo(&a);
 	initStringInfo(&b);
 	initStringInfo(&out);
-	ok(tbdr_codec_encode_buffer(enc, text, strlen(text), &a, &err) &&
-	   tbdr_codec_encode_buffer(enc, text, strlen(text), &b, &err),
+	ok(tbdr_codec_encode_buffer(enc, OBJ, text, strlen(text), &a, &err) &&
+	   tbdr_codec_encode_buffer(enc, OBJ, text, strlen(text), &b, &err),
 	   "encoder reused for two objects");
 	ok(a.len == b.len && memcmp(a.data, b.data, a.len) != 0 &&
 	   memcmp(a.data + 16, b.data + 16, 32) != 0,
 	   "each object gets a new salt");
-	ok(tbdr_codec_decode_buffer(dec, a.data, a.len, &out, &err) &&
+	ok(tbdr_codec_decode_buffer(dec, OBJ, a.data, a.len, &out, &err) &&
 	   out.len == (int) strlen(text) && memcmp(out.data, text, out.len) == 0,
 	   "first decodes");
 	resetStringInfo(&out);
-	ok(tbdr_codec_decode_buffer(dec, b.data, b.len, &out, &err) &&
+	ok(tbdr_codec_decode_buffer(dec, OBJ, b.data, b.len, &out, &err) &&
 	   out.len == (int) strlen(text) && memcmp(out.data, text, out.len) == 0,
 	   "second decodes with the same decoder");
 
@@ -396,7 +400,7 @@ test_reuse_and_salt(void)
 	   err.code == TBDR_ERR_INTERNAL, "write after finish without reset is refused");
 
 	ok(tbdr_codec_parse_header(a.data, a.len, &hdr, &err) && hdr.encrypted &&
-	   hdr.version == 1 && hdr.compression == TBDR_COMPRESS_ZSTD &&
+	   hdr.version == TBDR_CODEC_VERSION && hdr.compression == TBDR_COMPRESS_ZSTD &&
 	   hdr.chunk_log2 == TBDR_CODEC_CHUNK_LOG2, "parse_header describes the object");
 	{
 		char		fp[TBDR_KEY_FINGERPRINT_HEX_LEN];
@@ -448,8 +452,8 @@ test_options(void)
 		initStringInfo(&obj);
 		initStringInfo(&out);
 		snprintf(name, sizeof(name), "zstd level %d round trip", lv);
-		ok(enc && tbdr_codec_encode_buffer(enc, text, strlen(text), &obj, &err) &&
-		   tbdr_codec_decode_buffer(dec, obj.data, obj.len, &out, &err) &&
+		ok(enc && tbdr_codec_encode_buffer(enc, OBJ, text, strlen(text), &obj, &err) &&
+		   tbdr_codec_decode_buffer(dec, OBJ, obj.data, obj.len, &out, &err) &&
 		   strcmp(out.data, text) == 0, name);
 		tbdr_codec_encoder_free(enc);
 		tbdr_codec_decoder_free(dec);
@@ -469,7 +473,7 @@ test_options(void)
 		o.key = key1;
 		enc = tbdr_codec_encoder_create(&o, &err);
 		initStringInfo(&obj);
-		ok(enc && tbdr_codec_encode_buffer(enc, data, len, &obj, &err) &&
+		ok(enc && tbdr_codec_encode_buffer(enc, OBJ, data, len, &obj, &err) &&
 		   decodes_to(dec, obj.data, obj.len, data, len, FEED_RANDOM),
 		   "zstd with 2 worker threads, encrypted, round trip");
 		tbdr_codec_encoder_free(enc);
@@ -506,7 +510,7 @@ test_flips(TbdrCompression comp, bool encrypt, size_t plen)
 
 	fill_wal_like(plain, plen);
 	initStringInfo(&obj);
-	if (!tbdr_codec_encode_buffer(enc, plain, plen, &obj, &err))
+	if (!tbdr_codec_encode_buffer(enc, OBJ, plain, plen, &obj, &err))
 		printf("# encode: %s\n", err.message);
 
 	for (int pos = 0; pos < obj.len; pos++)
@@ -563,7 +567,7 @@ test_truncate_all(TbdrCompression comp, bool encrypt, size_t plen)
 
 	fill_random(plain, plen);
 	initStringInfo(&obj);
-	tbdr_codec_encode_buffer(enc, plain, plen, &obj, &err);
+	tbdr_codec_encode_buffer(enc, OBJ, plain, plen, &obj, &err);
 	for (int cut = 0; cut < obj.len; cut++)
 	{
 		if (!decode_fails(dec, obj.data, cut, &err) ||
@@ -623,7 +627,7 @@ test_chunks(TbdrCompression comp)
 
 	fill_random(plain, plen);	/* incompressible: several chunks for zstd */
 	initStringInfo(&obj);
-	tbdr_codec_encode_buffer(enc, plain, plen, &obj, &err);
+	tbdr_codec_encode_buffer(enc, OBJ, plain, plen, &obj, &err);
 	nchunks = (int) ((obj.len - HDR + full - 1) / full);
 	snprintf(name, sizeof(name), "%s: %zu bytes make %d chunks", cn, plen, nchunks);
 	ok(nchunks == 4, name);
@@ -662,7 +666,7 @@ test_chunks(TbdrCompression comp)
 			ok(decode_fails(dec, c, obj.len, &err) &&
 			   (err.code == TBDR_ERR_CRYPTO || err.code == TBDR_ERR_CORRUPT), name);
 			if (positions[i] > HDR)
-				is_str(err.message, "authentication failed: the object was modified or is corrupt",
+				is_str(err.message, "authentication failed for \"" OBJ "\": the object was modified, is corrupt, or was stored under another name",
 					   "  ... with the authentication failure message");
 			pfree(c);
 		}
@@ -718,7 +722,7 @@ test_exact_chunks(void)
 
 	fill_random(plain, plen);
 	initStringInfo(&obj);
-	tbdr_codec_encode_buffer(enc, plain, plen, &obj, &err);
+	tbdr_codec_encode_buffer(enc, OBJ, plain, plen, &obj, &err);
 	ok(obj.len == (int) (HDR + 2 * (C + TAG)), "payload of exactly 2 chunks makes 2 full chunks");
 	ok(decodes_to(dec, obj.data, obj.len, plain, plen, FEED_RANDOM), "  ... and decodes");
 	c = palloc(obj.len + 1);
@@ -759,8 +763,8 @@ test_keys_and_foreign(void)
 	initStringInfo(&obj);
 	initStringInfo(&pobj);
 	initStringInfo(&out);
-	tbdr_codec_encode_buffer(enc, text, strlen(text), &obj, &err);
-	tbdr_codec_encode_buffer(penc, text, strlen(text), &pobj, &err);
+	tbdr_codec_encode_buffer(enc, OBJ, text, strlen(text), &obj, &err);
+	tbdr_codec_encode_buffer(penc, OBJ, text, strlen(text), &pobj, &err);
 
 	ok(decode_fails(dec2, obj.data, obj.len, &err) && err.code == TBDR_ERR_CRYPTO,
 	   "wrong key is refused");
@@ -800,9 +804,12 @@ test_keys_and_foreign(void)
 		char	   *c = palloc(pobj.len);
 
 		memcpy(c, pobj.data, pobj.len);
-		c[4] = 2;
+		c[4] = TBDR_CODEC_VERSION + 1;
 		ok(decode_fails(dec0, c, pobj.len, &err) && err.code == TBDR_ERR_CORRUPT &&
-		   strstr(err.message, "version 2 is not supported") != NULL, "unknown version is refused");
+		   strstr(err.message, "version 3 is not supported") != NULL, "unknown version is refused");
+		c[4] = 0;
+		ok(decode_fails(dec0, c, pobj.len, &err) && err.code == TBDR_ERR_CORRUPT &&
+		   strstr(err.message, "version 0 is not supported") != NULL, "version 0 is refused");
 		pfree(c);
 	}
 
@@ -970,7 +977,7 @@ test_file_adapters(TbdrCompression comp, bool encrypt)
 
 	/* upload side: pull in random sizes, from 1 byte to more than a chunk */
 	fd = open(inpath, O_RDONLY);
-	src = tbdr_codec_source_create(fd, enc, &err);
+	src = tbdr_codec_source_create(fd, enc, OBJ, &err);
 	initStringInfo(&obj);
 	for (;;)
 	{
@@ -1009,7 +1016,7 @@ test_file_adapters(TbdrCompression comp, bool encrypt)
 
 	/* download side */
 	ofd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	sink = tbdr_codec_sink_create(ofd, dec, &err);
+	sink = tbdr_codec_sink_create(ofd, dec, OBJ, &err);
 	{
 		size_t		off = 0;
 		bool		ok_w = true;
@@ -1046,7 +1053,7 @@ test_file_adapters(TbdrCompression comp, bool encrypt)
 
 	/* a corrupted download fails at write or at finish */
 	ofd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	sink = tbdr_codec_sink_create(ofd, dec, &err);
+	sink = tbdr_codec_sink_create(ofd, dec, OBJ, &err);
 	obj.data[obj.len / 2] ^= 1;
 	snprintf(name, sizeof(name), "%s: corrupted download fails", cn);
 	ok(!(tbdr_codec_sink_write(sink, obj.data, obj.len, &err) &&
@@ -1056,7 +1063,7 @@ test_file_adapters(TbdrCompression comp, bool encrypt)
 
 	/* the source of an empty file */
 	fd = open(write_file("empty", "", 0, 0600), O_RDONLY);
-	src = tbdr_codec_source_create(fd, enc, &err);
+	src = tbdr_codec_source_create(fd, enc, OBJ, &err);
 	resetStringInfo(&obj);
 	while ((n = tbdr_codec_source_read(src, rbuf, 7, &err)) > 0)
 		appendBinaryStringInfo(&obj, rbuf, n);
@@ -1117,12 +1124,12 @@ bench(void)
 				size_t		sink = 0;
 
 				initStringInfo(&obj);
-				tbdr_codec_encode_buffer(enc, data, len, &obj, &err);	/* warm up */
+				tbdr_codec_encode_buffer(enc, OBJ, data, len, &obj, &err);	/* warm up */
 				t0 = now();
 				for (int r = 0; r < reps; r++)
 				{
 					/* pieces of 1 MiB, as from a file */
-					tbdr_codec_encoder_reset(enc, &err);
+					tbdr_codec_encoder_reset(enc, OBJ, &err);
 					for (size_t off = 0; off < len; off += 1024 * 1024)
 						tbdr_codec_encoder_write(enc, data + off, 1024 * 1024, discard, &sink, &err);
 					tbdr_codec_encoder_finish(enc, discard, &sink, &err);
@@ -1131,7 +1138,7 @@ bench(void)
 				t0 = now();
 				for (int r = 0; r < reps; r++)
 				{
-					tbdr_codec_decoder_reset(dec);
+					tbdr_codec_decoder_reset(dec, OBJ);
 					for (size_t off = 0; off < (size_t) obj.len; off += 1024 * 1024)
 						tbdr_codec_decoder_write(dec, obj.data + off,
 												 Min(1024 * 1024, obj.len - off),
@@ -1153,6 +1160,168 @@ bench(void)
 	pfree(rnd);
 }
 
+/*
+ * A version 1 encrypted object, as tbdr wrote them before names were bound
+ * (AAD = header only): one chunk, no compression, key1.
+ */
+static void
+make_v1_object(const char *plain, size_t plen, StringInfo out)
+{
+	unsigned char h[HDR];
+	unsigned char okey[TBDR_KEY_LEN];
+	unsigned char nonce[12] = {0};
+	unsigned char *payload = palloc(plen + TRL);
+	unsigned char *ct = palloc(plen + TRL + TAG);
+	unsigned char sum[32];
+	size_t		olen = sizeof(okey);
+	int			outl,
+				finl;
+	EVP_PKEY_CTX *kctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+	memset(h, 0, HDR);
+	memcpy(h, "TBDR", 4);
+	h[4] = 1;
+	h[6] = 1;
+	h[7] = TBDR_CODEC_CHUNK_LOG2;
+	tbdr_key_fingerprint(key1, h + 8);
+	fill_random((char *) h + 16, 32);
+	EVP_PKEY_derive_init(kctx);
+	EVP_PKEY_CTX_set_hkdf_md(kctx, EVP_sha256());
+	EVP_PKEY_CTX_set1_hkdf_key(kctx, key1, TBDR_KEY_LEN);
+	EVP_PKEY_CTX_set1_hkdf_salt(kctx, h + 16, 32);
+	EVP_PKEY_CTX_add1_hkdf_info(kctx, (const unsigned char *) "tbdr v1 object key", 18);
+	EVP_PKEY_derive(kctx, okey, &olen);
+	EVP_PKEY_CTX_free(kctx);
+
+	memcpy(payload, plain, plen);
+	memcpy(payload + plen, "TEND", 4);
+	for (int i = 0; i < 8; i++)
+		payload[plen + 4 + i] = (unsigned char) ((uint64) plen >> (56 - 8 * i));
+	sha256(plain, plen, sum);
+	memcpy(payload + plen + 12, sum, 32);
+
+	nonce[11] = 1;				/* the last (only) chunk */
+	EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, okey, nonce);
+	EVP_EncryptUpdate(c, NULL, &outl, h, HDR);
+	EVP_EncryptUpdate(c, ct, &outl, payload, (int) (plen + TRL));
+	EVP_EncryptFinal_ex(c, ct + outl, &finl);
+	EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG, ct + plen + TRL);
+	EVP_CIPHER_CTX_free(c);
+
+	appendBinaryStringInfo(out, (const char *) h, HDR);
+	appendBinaryStringInfo(out, (const char *) ct, (int) (plen + TRL + TAG));
+	pfree(payload);
+	pfree(ct);
+}
+
+/* Decode obj as the object called name; true if it decodes to text. */
+static bool
+decodes_as(TbdrCodecDecoder *dec, const char *name, const StringInfo obj,
+		   const char *text, TbdrError *err)
+{
+	StringInfoData out;
+	bool		ok;
+
+	initStringInfo(&out);
+	ok = tbdr_codec_decode_buffer(dec, name, obj->data, obj->len, &out, err) &&
+		out.len == (int) strlen(text) && memcmp(out.data, text, out.len) == 0;
+	pfree(out.data);
+	return ok;
+}
+
+/* The AEAD binds an encrypted object to its name (format version 2). */
+static void
+test_name_binding(void)
+{
+	const char *seg1 = "wal/0000000100000000/000000010000000000000001";
+	const char *seg2 = "wal/0000000100000000/000000010000000000000002";
+	const char *seg1_tli2 = "wal/0000000200000000/000000020000000000000001";
+	const char *text = "WAL record of segment 1";
+	TbdrCodecEncoder *enc = make_encoder(TBDR_COMPRESS_ZSTD, true);
+	TbdrCodecEncoder *penc = make_encoder(TBDR_COMPRESS_NONE, false);
+	TbdrCodecDecoder *dec = make_decoder(key1, false);
+	TbdrCodecDecoder *decr = make_decoder(key1, true);
+	StringInfoData obj,
+				pobj,
+				v1,
+				out;
+	TbdrError	err;
+	TbdrCodecHeader hdr;
+
+	initStringInfo(&obj);
+	initStringInfo(&pobj);
+	initStringInfo(&v1);
+	initStringInfo(&out);
+	ok(tbdr_codec_encode_buffer(enc, seg1, text, strlen(text), &obj, &err),
+	   "binding: encoded as segment 1");
+	ok(tbdr_codec_parse_header(obj.data, obj.len, &hdr, &err) && hdr.version == 2,
+	   "binding: encoders write format version 2");
+	ok(decodes_as(decr, seg1, &obj, text, &err), "binding: decodes under its own name");
+
+	/* a copy of segment 1 stored as segment 2: recovery must not get it */
+	ok(!decodes_as(decr, seg2, &obj, text, &err) && err.code == TBDR_ERR_CRYPTO,
+	   "binding: the object under another segment's name is refused");
+	is_str(err.message, psprintf("authentication failed for \"%s\": the object was modified, is corrupt, or was stored under another name", seg2),
+		   "  ... naming the object it was read as");
+	ok(strstr(err.hint, "renamed") != NULL, "  ... with a hint");
+	ok(tbdr_codec_decoder_stats(decr)->plain_bytes == 0, "  ... before any plaintext");
+	ok(!decodes_as(dec, seg1_tli2, &obj, text, &err) && err.code == TBDR_ERR_CRYPTO,
+	   "binding: the same segment number on another timeline is refused");
+	ok(!decodes_as(dec, "wal/0000000100000000/00000001000000000000000", &obj, text, &err) &&
+	   err.code == TBDR_ERR_CRYPTO, "binding: a prefix of the name is refused");
+	ok(!decodes_as(dec, "backups/20261125T020000Z/part-000001", &obj, text, &err) &&
+	   err.code == TBDR_ERR_CRYPTO, "binding: a WAL object read as a backup part is refused");
+
+	/* unnamed coders refuse to work */
+	{
+		TbdrCodecEncoder *fresh = make_encoder(TBDR_COMPRESS_NONE, true);
+		TbdrCodecDecoder *fdec = make_decoder(key1, true);
+
+		ok(!tbdr_codec_encoder_write(fresh, "x", 1, collect, &out, &err) &&
+		   err.code == TBDR_ERR_INTERNAL && strstr(err.message, "without an object name"),
+		   "binding: an encoder without a name encodes nothing");
+		ok(!tbdr_codec_decoder_write(fdec, obj.data, obj.len, collect, &out, &err) &&
+		   err.code == TBDR_ERR_INTERNAL && strstr(err.message, "without an object name"),
+		   "binding: a decoder without a name decodes nothing");
+		ok(out.len == 0, "  ... and neither passed anything on");
+		tbdr_codec_encoder_free(fresh);
+		tbdr_codec_decoder_free(fdec);
+	}
+
+	/* unencrypted objects: refused when required, named in the error */
+	tbdr_codec_encode_buffer(penc, seg1, text, strlen(text), &pobj, &err);
+	ok(!decodes_as(decr, seg1, &pobj, text, &err) && err.code == TBDR_ERR_CRYPTO,
+	   "binding: an unencrypted object is refused when encryption is required");
+	is_str(err.message, psprintf("object \"%s\" is not encrypted, but tbdr.encryption_key_file is set", seg1),
+		   "  ... naming the object");
+	ok(strstr(err.hint, "tbdr.allow_unauthenticated_reads") != NULL,
+	   "  ... with the migration opt-in in the hint");
+	ok(decodes_as(dec, seg2, &pobj, text, &err),
+	   "binding: unencrypted objects are not bound (the opt-in reads one under any name)");
+
+	/* version 1 encrypted objects: readable only with the opt-in */
+	make_v1_object(text, strlen(text), &v1);
+	ok(decodes_as(dec, seg1, &v1, text, &err),
+	   "binding: a version 1 object decodes when encryption is not required");
+	ok(!decodes_as(decr, seg1, &v1, text, &err) && err.code == TBDR_ERR_CRYPTO,
+	   "binding: a version 1 object is refused when encryption is required");
+	is_str(err.message, psprintf("object \"%s\" has format version 1, which does not bind an object to its name", seg1),
+		   "  ... saying why");
+	v1.data[HDR + 3] ^= 1;
+	ok(!decodes_as(dec, seg1, &v1, text, &err) && err.code == TBDR_ERR_CRYPTO,
+	   "binding: a modified version 1 object still fails authentication");
+
+	pfree(obj.data);
+	pfree(pobj.data);
+	pfree(v1.data);
+	pfree(out.data);
+	tbdr_codec_encoder_free(enc);
+	tbdr_codec_encoder_free(penc);
+	tbdr_codec_decoder_free(dec);
+	tbdr_codec_decoder_free(decr);
+}
+
 int
 main(void)
 {
@@ -1171,6 +1340,7 @@ main(void)
 	test_round_trips();
 	test_reuse_and_salt();
 	test_keys_and_foreign();
+	test_name_binding();
 	for (int comp = 0; comp <= 1; comp++)
 		for (int encrypt = 0; encrypt <= 1; encrypt++)
 		{

@@ -80,13 +80,13 @@ test_codec(void)
 		dec = tbdr_codec_decoder_create(&opts, &err);
 		initStringInfo(&obj);
 		initStringInfo(&out);
-		ok(tbdr_codec_encode_buffer(enc, zeros, 2 * MiB, &obj, &err), "2 MiB encoded");
+		ok(tbdr_codec_encode_buffer(enc, "test", zeros, 2 * MiB, &obj, &err), "2 MiB encoded");
 		if (variant == 1)
 			ok(obj.len < 4096, "compressed, it is a few hundred bytes (a bomb)");
 
 		tbdr_error_clear(&err);
 		snprintf(name, sizeof(name), "variant %d: a limit of 1 MiB refuses it", variant);
-		ok(!tbdr_codec_decode_buffer_max(dec, obj.data, obj.len, MiB, "a test object",
+		ok(!tbdr_codec_decode_buffer_max(dec, "test", obj.data, obj.len, MiB, "a test object",
 										 &out, &err) &&
 		   err.code == TBDR_ERR_CORRUPT, name);
 		is_str(err.message, "object decodes to more than 1048576 bytes, more than a test object can have",
@@ -95,12 +95,12 @@ test_codec(void)
 		ok(out.len <= MiB, "  nothing beyond the limit was passed on");
 
 		resetStringInfo(&out);
-		ok(tbdr_codec_decode_buffer_max(dec, obj.data, obj.len, 2 * MiB, "a test object",
+		ok(tbdr_codec_decode_buffer_max(dec, "test", obj.data, obj.len, 2 * MiB, "a test object",
 										&out, &err) && out.len == 2 * MiB,
 		   "  a limit of exactly its size accepts it");
 		resetStringInfo(&out);
 		tbdr_codec_decoder_set_limit(dec, MiB, "a test object");
-		ok(tbdr_codec_decode_buffer(dec, obj.data, obj.len, &out, &err) && out.len == 2 * MiB,
+		ok(tbdr_codec_decode_buffer(dec, "test", obj.data, obj.len, &out, &err) && out.len == 2 * MiB,
 		   "  a reset clears the limit");
 		tbdr_codec_encoder_free(enc);
 		tbdr_codec_decoder_free(dec);

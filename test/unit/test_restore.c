@@ -104,7 +104,7 @@ make_backup(const char *id, const unsigned char *key, const char *corrupt_sha_pa
 		}
 		tbdr_tar_write_end(&tar);
 		initStringInfo(&obj);
-		tbdr_codec_encode_buffer(enc, tar.data, tar.len, &obj, &err);
+		tbdr_codec_encode_buffer(enc, key_name, tar.data, tar.len, &obj, &err);
 		tbdr_storage_put_buffer(st, key_name, obj.data, obj.len, &err);
 		mp = tbdr_manifest_add_part(m, p, key_name);
 		mp->plain_bytes = tar.len;
