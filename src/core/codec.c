@@ -277,9 +277,11 @@ sha_init(EVP_MD_CTX *sha, TbdrError *err)
 static void
 set_name(char **slot, const char *name)
 {
-	if (*slot)
-		pfree(*slot);
+	char	   *old = *slot;
+
 	*slot = name ? pstrdup(name) : NULL;
+	if (old)
+		pfree(old);
 }
 
 /*

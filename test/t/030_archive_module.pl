@@ -60,12 +60,7 @@ sub repo_wal_names { return $w->wal_objects($_[0]) }
 sub switch_and_wait
 {
 	my ($node) = @_;
-	my $seg = $node->safe_psql('postgres',
-		"SELECT pg_walfile_name(pg_current_wal_lsn())");
-	$node->safe_psql('postgres', 'SELECT pg_switch_wal()');
-	$node->poll_query_until('postgres',
-		"SELECT last_archived_wal >= '$seg' FROM pg_stat_archiver")
-	  or die "timed out waiting for $seg to be archived";
+	my $seg = TbdrTest::Wal::switch_and_wait($node);
 	$node->poll_query_until('postgres',
 		"SELECT count(*) = 0 FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'")
 	  or die "timed out waiting for the archive queue to drain";
