@@ -223,6 +223,21 @@ close $cfh;
 ($ret, $out, $err) = $b->tbdr('verify', $id5);
 is($ret, 0, 'tbdr verify with the key passes') or diag "$out $err";
 
+# The migration done: without the unencrypted backups, the opt-in goes off
+# (its warnings would also disturb poll_query_until, which wants no stderr).
+for my $k (sort keys %{ $b->list_keys('backups/') })
+{
+	next unless $k =~ m{^backups/([^/]+)/} && $1 lt $id5;
+	($ret, $out, $err) = $b->tbdr('repo-rm', $k);
+	die "repo-rm $k: $err" if $ret;
+}
+$node->append_conf('postgresql.conf', "tbdr.allow_unauthenticated_reads = off\n");
+$node->reload;
+$node->poll_query_until('postgres',
+	"SELECT current_setting('tbdr.allow_unauthenticated_reads') = 'off'")
+  or die 'the reload did not take effect';
+is(join(',', sort keys %{ list() }), $id5, 'with the unencrypted backups removed, the opt-in is off and listing works');
+
 # --- the schedule ------------------------------------------------------------------
 my $before = scalar keys %{ list() };
 $node->append_conf('postgresql.conf', "tbdr.backup_schedule = '* * * * *'\n");
