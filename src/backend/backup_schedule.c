@@ -144,6 +144,7 @@ list_backups(void)
 		tbdr_error_set(&err, TBDR_ERR_CONFIG, "tbdr.repository is not set");
 	else
 	{
+		tbdr_guc_warn_unauthenticated(&tbdr_guc);
 		cat = tbdr_catalog_open(&tbdr_guc, &err);
 		list = cat ? tbdr_catalog_list(cat, &err) : NULL;
 		if (cat)
