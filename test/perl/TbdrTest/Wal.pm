@@ -19,7 +19,6 @@ TbdrTest::Wal - helpers of the WAL archiving TAP tests (test/t/03*.pl)
   my $names = $w->wal_objects($conf);      # { name => repo-ls entry }
   my @segs = $w->segments($conf);          # stored segment names, sorted
   my @missing = TbdrTest::Wal::gaps(@segs);
-  my $seg = TbdrTest::Wal::switch_and_wait($node);   # archived, its name
 
 =head1 DESCRIPTION
 
@@ -28,8 +27,7 @@ take overrides.  run() runs the tbdr program in directory DIR (undef: the
 root directory), as PostgreSQL runs archive_command and restore_command in
 the data directory, and returns (exit code, stdout, stderr).  gaps() returns
 the segments before which segments are missing (same timeline; 16 MB
-segments, as the tests' clusters have).  switch_and_wait() switches to a
-new segment and waits until the one it ended is archived (pg_stat_archiver).
+segments, as the tests' clusters have).
 
 =cut
 
@@ -131,18 +129,6 @@ sub gaps
 		push @gaps, $segs[$i] if segno($segs[$i]) != segno($segs[ $i - 1 ]) + 1;
 	}
 	return @gaps;
-}
-
-sub switch_and_wait
-{
-	my ($node) = @_;
-	my $seg = $node->safe_psql('postgres',
-		"SELECT pg_walfile_name(pg_current_wal_lsn())");
-	$node->safe_psql('postgres', 'SELECT pg_switch_wal()');
-	$node->poll_query_until('postgres',
-		"SELECT last_archived_wal >= '$seg' FROM pg_stat_archiver")
-	  or croak "timed out waiting for $seg to be archived";
-	return $seg;
 }
 
 1;
