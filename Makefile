@@ -52,10 +52,12 @@ FE_CLI_OBJS = $(patsubst src/cli/%.c,build/fe/cli/%.o,$(CLI_SRCS))
 FE_LIBS = -L$(pkglibdir) -lpgcommon -lpgport $(TBDR_LIBS) -lpthread -lm
 UNIT_BINS = $(patsubst test/unit/%.c,build/test/%,$(UNIT_SRCS))
 FE_CFLAGS = $(filter-out $(CFLAGS_SL),$(CFLAGS)) $(TBDR_WARNINGS)
+# libpq: tbdr restore-wait asks the restored server how its recovery went
+CLI_LIBS = -L$(libdir) -lpq
 
 build/fe/%.o: src/%.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(FE_CFLAGS) -DFRONTEND $(CPPFLAGS) -c -o $@ $<
+	$(CC) $(FE_CFLAGS) -DFRONTEND $(CPPFLAGS) -I$(includedir) -c -o $@ $<
 
 build/libtbdrcore_fe.a: $(FE_CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -63,7 +65,7 @@ build/libtbdrcore_fe.a: $(FE_CORE_OBJS)
 	$(AR) crs $@ $^
 
 build/tbdr: $(FE_CLI_OBJS) build/libtbdrcore_fe.a
-	$(CC) $(FE_CFLAGS) -o $@ $(FE_CLI_OBJS) build/libtbdrcore_fe.a $(LDFLAGS) $(FE_LIBS)
+	$(CC) $(FE_CFLAGS) -o $@ $(FE_CLI_OBJS) build/libtbdrcore_fe.a $(LDFLAGS) $(CLI_LIBS) $(FE_LIBS)
 
 build/test/%: test/unit/%.c test/unit/tap.h build/libtbdrcore_fe.a
 	@mkdir -p $(dir $@)

@@ -697,8 +697,8 @@ class Env:
                            "WHERE proname = 'tbdr_backup_now'") != '0'
 
     def tbdr_restore_cmd(self, cfg, target):
-        return [self.tbdr, '-c', cfg, 'restore', '--no-progress', '--pgdata',
-                target]
+        return [self.tbdr, '-c', cfg, 'restore', '--no-progress', '--as',
+                'copy', '--pgdata', target]
 
     def psql_cmd(self, q):
         return self.pg.psql_cmd(q)

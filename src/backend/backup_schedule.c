@@ -48,6 +48,7 @@
 #include "backend/guc.h"
 #include "backend/monitor.h"
 #include "core/catalog.h"
+#include "core/copyguard.h"
 #include "core/cron.h"
 
 tbdr_after_scheduled_backup_fn tbdr_after_scheduled_backup = NULL;
@@ -80,6 +81,14 @@ current_schedule(TbdrCron *cron)
 		return false;
 	if (tbdr_guc.repository == NULL || tbdr_guc.repository[0] == '\0')
 		return false;
+	if (tbdr_is_copy_of_repository(&tbdr_guc))
+	{
+		ereport(LOG,
+				(errmsg("tbdr: no scheduled backups: this server is a restored copy of %s (tbdr.copy_of)",
+						tbdr_guc.copy_of),
+				 errhint("If it is the new primary: ALTER SYSTEM RESET tbdr.copy_of; ALTER SYSTEM RESET archive_mode; then restart it.")));
+		return false;
+	}
 	tbdr_error_clear(&err);
 	if (!tbdr_cron_parse(tbdr_guc.backup_schedule, cron, &err))
 	{

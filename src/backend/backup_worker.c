@@ -46,6 +46,7 @@
 #include "backend/shmem.h"
 #include "core/backup.h"
 #include "core/catalog.h"
+#include "core/copyguard.h"
 #include "core/keyfile.h"
 #include "core/repo.h"
 
@@ -182,6 +183,17 @@ tbdr_backup_launch(char id[TBDR_BACKUP_ID_LEN + 1], bool wait,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("tbdr.repository is not set"),
 				 errhint("Set tbdr.repository to s3://bucket/prefix or file:///absolute/path and reload.")));
+	{
+		TbdrError	err;
+
+		tbdr_error_clear(&err);
+		if (!tbdr_copy_guard(&tbdr_guc, "take backups", &err))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("%s", err.message),
+					 errdetail("%s", err.detail),
+					 errhint("%s", err.hint)));
+	}
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

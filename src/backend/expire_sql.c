@@ -18,6 +18,7 @@
 #include "backend/guc.h"
 #include "backend/monitor.h"
 #include "core/catalog.h"
+#include "core/copyguard.h"
 
 PG_FUNCTION_INFO_V1(tbdr_expire);
 
@@ -42,6 +43,8 @@ tbdr_expire_run(bool dry_run, const char *purpose, TbdrExpireResult **result,
 		tbdr_error_hint(err, "Set tbdr.repository in postgresql.conf or tbdr.conf and reload.");
 		return false;
 	}
+	if (!dry_run && !tbdr_copy_guard(&cfg, "expire backups or WAL", err))
+		return false;
 
 	memset(&opts, 0, sizeof(opts));
 	opts.dry_run = dry_run;

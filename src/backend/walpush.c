@@ -15,6 +15,7 @@
 
 #include "backend/guc.h"
 #include "backend/walpush.h"
+#include "core/copyguard.h"
 #include "core/digest.h"
 
 struct TbdrWalPusher
@@ -67,6 +68,17 @@ tbdr_walpusher_archive(TbdrWalPusher *p, TbdrError *err)
 	}
 
 	old = MemoryContextSwitchTo(p->context);
+
+	/*
+	 * A restored copy must not archive into the repository it came from;
+	 * the settings only change on reload, which reopens, so checking at
+	 * opening is enough.
+	 */
+	if (p->wa == NULL && !tbdr_copy_guard(&tbdr_guc, "archive WAL", err))
+	{
+		MemoryContextSwitchTo(old);
+		return NULL;
+	}
 	if (p->wa == NULL)
 	{
 		tbdr_guc_warn_unauthenticated(&tbdr_guc);

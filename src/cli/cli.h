@@ -95,6 +95,7 @@ extern int	cmd_archive_push(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_archive_get(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_list(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_restore(const CliCommand *cmd, int argc, char **argv);
+extern int	cmd_restore_wait(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_verify(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_expire(const CliCommand *cmd, int argc, char **argv);
 extern int	cmd_lifecycle(const CliCommand *cmd, int argc, char **argv);

@@ -39,6 +39,7 @@
 #include "common/controldata_utils.h"
 
 #include "cli/cli.h"
+#include "core/copyguard.h"
 #include "core/repo.h"
 #include "core/walarchive.h"
 #include "core/walspool.h"
@@ -95,6 +96,36 @@ base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+/*
+ * A copy restored by `tbdr restore --as copy` has tbdr.copy_of in its
+ * postgresql.auto.conf, which the configuration file archive_command names
+ * does not include: read it from there, so that archive_command = 'tbdr
+ * archive-push' refuses as the archive module does (core/copyguard.h).
+ */
+static void
+refuse_restored_copy(const char *datadir, TbdrConfig *cfg)
+{
+	TbdrConfig	auto_cfg;
+	TbdrError	err;
+	char	   *auto_conf = psprintf("%s/postgresql.auto.conf", datadir);
+
+	tbdr_error_clear(&err);
+	tbdr_config_set_defaults(&auto_cfg);
+	if (!tbdr_config_load_file(&auto_cfg, auto_conf, true, &err))
+	{
+		cli_report_error(&err);
+		exit(CLI_EXIT_ERROR);
+	}
+	if (auto_cfg.copy_of[0] != '\0')
+		cfg->copy_of = auto_cfg.copy_of;
+	if (!tbdr_copy_guard(cfg, "archive WAL", &err))
+	{
+		cli_report_error(&err);
+		exit(CLI_EXIT_ERROR);
+	}
+	pfree(auto_conf);
+}
+
 int
 cmd_archive_push(const CliCommand *cmd, int argc, char **argv)
 {
@@ -132,6 +163,7 @@ cmd_archive_push(const CliCommand *cmd, int argc, char **argv)
 	if (!crc_ok)
 		cli_fatal("the control file of \"%s\" has a wrong checksum: is the working directory the data directory?",
 				  datadir);
+	refuse_restored_copy(datadir, &cfg);
 
 	wa = tbdr_walarchive_open(&cfg, &err);
 	if (wa == NULL ||

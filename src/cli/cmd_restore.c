@@ -19,6 +19,8 @@
 #include "cli/progress.h"
 #include "cli/repostate.h"
 #include "cli/restore_choice.h"
+#include "cli/restore_next.h"
+#include "cli/shellcmd.h"
 
 #define RESTORE_PARALLEL_DEFAULT 4
 #define RESTORE_PARALLEL_MAX	64
@@ -40,7 +42,8 @@ enum
 	OPT_FORCE,
 	OPT_PARALLEL,
 	OPT_JSON,
-	OPT_NO_PROGRESS
+	OPT_NO_PROGRESS,
+	OPT_AS
 };
 
 static const struct option restore_options[] = {
@@ -61,6 +64,7 @@ static const struct option restore_options[] = {
 	{"parallel", required_argument, NULL, OPT_PARALLEL},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+	{"as", required_argument, NULL, OPT_AS},
 	{NULL, 0, NULL, 0}
 };
 
@@ -70,48 +74,6 @@ static void
 report_more(const TbdrError *err)
 {
 	cli_report_error(err);
-}
-
-/* s for a POSIX shell: as is if plain, else single-quoted. */
-static void
-shell_quote(StringInfo out, const char *s)
-{
-	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.,+:=@-") == strlen(s) &&
-		s[0] != '\0')
-	{
-		appendStringInfoString(out, s);
-		return;
-	}
-	appendStringInfoChar(out, '\'');
-	for (; *s; s++)
-	{
-		if (*s == '\'')
-			appendStringInfoString(out, "'\\''");
-		else
-			appendStringInfoChar(out, *s);
-	}
-	appendStringInfoChar(out, '\'');
-}
-
-/* The absolute path of this program, for restore_command. */
-static char *
-self_path(void)
-{
-	char		buf[MAXPGPATH];
-	ssize_t		n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-
-	if (n > 0)
-	{
-		size_t		len;
-
-		buf[n] = '\0';
-		/* replaced while running (e.g. make install): the path stays right */
-		len = strlen(buf);
-		if (len > 10 && strcmp(buf + len - 10, " (deleted)") == 0)
-			buf[len - 10] = '\0';
-		return pg_strdup(buf);
-	}
-	return pg_strdup("tbdr");
 }
 
 static void
@@ -150,6 +112,7 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 	const char *backup_id = NULL;
 	const char *target_action = NULL;
 	const char *target_timeline = NULL;
+	const char *restore_as = NULL;
 	bool		exclusive = false;
 	bool		delta = false;
 	bool		force = false;
@@ -169,6 +132,7 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 	TbdrRestore *r;
 	const TbdrRestoreStats *stats;
 	TbdrRecoverySettings rec;
+	RestoreNext next;
 	StringInfoData restore_command;
 	char	   *config_file;
 	struct timespec t0,
@@ -266,6 +230,11 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 			case OPT_NO_PROGRESS:
 				show_progress = false;
 				break;
+			case OPT_AS:
+				if (strcmp(optarg, "copy") != 0 && strcmp(optarg, "primary") != 0)
+					cli_usage_error(cmd, "--as must be copy or primary, got \"%s\"", optarg);
+				restore_as = optarg;
+				break;
 			default:
 				cli_usage_error(cmd, "option \"%s\" does not apply to %s", argv[optind - 1], cmd->name);
 		}
@@ -290,6 +259,8 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 		if (!tbdr_backup_id_parse(backup_id, &dummy))
 			cli_usage_error(cmd, "--backup: \"%s\" is not a backup id (like 20261125T020000Z) or \"latest\"", backup_id);
 	}
+	if (restore_as == NULL)
+		cli_usage_error(cmd, "say what the restored server will be: --as copy (a test or PITR copy beside production: it never writes into this repository) or --as primary (it replaces production: it archives WAL and takes backups into this repository)");
 	pgdata = make_absolute_path(pgdata_arg);
 	canonicalize_path(pgdata);
 
@@ -350,13 +321,13 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 
 	/* recovery settings */
 	initStringInfo(&restore_command);
-	shell_quote(&restore_command, self_path());
+	cli_shell_quote(&restore_command, cli_self_path());
 	appendStringInfoString(&restore_command, " archive-get");
 	config_file = cli_config_file();
 	if (config_file)
 	{
 		appendStringInfoString(&restore_command, " -c ");
-		shell_quote(&restore_command, config_file);
+		cli_shell_quote(&restore_command, config_file);
 	}
 	appendStringInfoString(&restore_command, " %f %p");
 	memset(&rec, 0, sizeof(rec));
@@ -366,6 +337,7 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 	snprintf(tli_text, sizeof(tli_text), "%u", tli);
 	rec.target_timeline = target_timeline ? target_timeline : tli_text;
 	rec.exclusive = exclusive;
+	rec.copy_of = strcmp(restore_as, "copy") == 0 ? rs.cfg.repository : NULL;
 	switch (target.type)
 	{
 		case TBDR_TARGET_LATEST:
@@ -400,6 +372,12 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	stats = tbdr_restore_stats(r);
+	memset(&next, 0, sizeof(next));
+	next.pgdata = pgdata;
+	next.repository = rs.cfg.repository;
+	next.copy = rec.copy_of != NULL;
+	next.has_target = rec.target_param != NULL;
+	next.target_action = target_action;
 	if (json)
 	{
 		StringInfoData o;
@@ -428,8 +406,7 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 						 stats->bytes_written, stats->bytes_stored, stats->parts_fetched,
 						 m->nparts, secs);
 		tbdr_json_escape(&o, restore_command.data);
-		appendStringInfoString(&o, ", \"next\": ");
-		tbdr_json_escape(&o, psprintf("pg_ctl -D %s start", pgdata));
+		restore_next_json(&o, &next);
 		appendStringInfoString(&o, "}\n");
 		fputs(o.data, stdout);
 	}
@@ -449,12 +426,10 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 		if (config_file == NULL)
 			printf("note: no configuration file was used, so restore_command has none; PostgreSQL runs it in %s, where it reads %s/tbdr.conf if present\n",
 				   pgdata, pgdata);
-		printf("\nNext: start the server to replay the WAL:\n  pg_ctl -D %s start\n", pgdata);
+		restore_next_print(&next);
 		if ((target.type == TBDR_TARGET_XID || target.type == TBDR_TARGET_NAME) && !target.located)
 			printf("(if the server stops with \"recovery ended before configured recovery target was reached\", the target is older than backup %s: run tbdr restore again with an older --backup)\n",
 				   m->id);
-		if (target.type != TBDR_TARGET_LATEST && (target_action == NULL || strcmp(target_action, "pause") == 0))
-			printf("Recovery pauses at the target: check the data, then SELECT pg_wal_replay_resume(); to promote.\n");
 	}
 	return CLI_EXIT_OK;
 }

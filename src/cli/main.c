@@ -57,10 +57,16 @@ static const CliCommand commands[] = {
 		"list the backups and the restorable window (earliest/latest point, WAL gaps)",
 		"Options:\n"
 		"      --json            one JSON object {backups: [...], window: {...}}\n"},
-	{"restore", cmd_restore, "--pgdata DIR",
+	{"restore", cmd_restore, "--pgdata DIR --as copy|primary",
 		"restore a data directory to a point in time (then start the server to recover)",
 		"Options:\n"
 		"  -D, --pgdata=DIR          the data directory to restore into (empty, or see --delta/--force)\n"
+		"      --as=copy|primary     required: what the restored server becomes.\n"
+		"                            copy: a test or PITR copy beside production; it reads WAL from\n"
+		"                            the repository but never writes into it (archive_mode = 'off'\n"
+		"                            and tbdr.copy_of in its postgresql.auto.conf)\n"
+		"                            primary: it replaces production (total loss); it archives WAL\n"
+		"                            and takes backups into the repository, as its settings say\n"
 		"      --backup=ID|latest    the backup to start from (default: the newest one before the target)\n"
 		"      --target-time=TS      recover to this time, with a zone: '2026-11-30 14:05:00+00'\n"
 		"      --target-lsn=LSN      recover to this WAL location, e.g. 0/16B3D48\n"
@@ -75,7 +81,21 @@ static const CliCommand commands[] = {
 		"      --force               wipe a non-empty DIR (and tablespace directories) first\n"
 		"      --parallel=N          parts downloaded at once (default 4)\n"
 		"      --json                print the result as JSON\n"
-		"      --no-progress         no progress line, even on a terminal\n"},
+		"      --no-progress         no progress line, even on a terminal\n"
+		"Then start the server as printed (beside production with another port: -o '-p PORT')\n"
+		"and run tbdr restore-wait --pgdata DIR: it exits 0 once recovery reached the target.\n"
+		"A copy declared the primary later: ALTER SYSTEM RESET tbdr.copy_of; ALTER SYSTEM\n"
+		"RESET archive_mode; then restart it.\n"},
+	{"restore-wait", cmd_restore_wait, "--pgdata DIR",
+		"after tbdr restore and pg_ctl start: wait until recovery reached its target (exit 0) or failed (1)",
+		"Options:\n"
+		"  -D, --pgdata=DIR          the restored data directory (of a started server)\n"
+		"      --timeout=SECONDS     give up after this long (default 0: as long as recovery runs)\n"
+		"Exit 0 when the server promoted after recovery, paused at its target or shut down at\n"
+		"it as asked; 1 when it stopped during recovery (e.g. \"recovery ended before configured\n"
+		"recovery target was reached\"), or was restored as the new primary but does not archive.\n"
+		"It reads postmaster.pid, recovery.signal, pg_control and postgresql.auto.conf of DIR, and\n"
+		"asks the running server (through the socket in postmaster.pid, as the current user).\n"},
 	{"verify", cmd_verify, "[ID|latest]",
 		"check every object of a backup and the WAL it needs against their checksums",
 		"Options:\n"

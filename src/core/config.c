@@ -161,6 +161,10 @@ const TbdrSetting tbdr_settings[] = {
 	STRING_SETTING("retention_policy", retention_policy, "", check_retention_policy, 0,
 				   "Extra backups to keep, e.g. 'daily=7 weekly=4 monthly=12': the newest backup of each of the last N days, weeks, months (UTC); empty means none."),
 
+	/* restored copies (issue 11; src/core/copyguard.h) */
+	STRING_SETTING("copy_of", copy_of, "", check_repository, 0,
+				   "Set by tbdr restore --as copy: the repository this server was restored from, which it never writes into (no WAL archiving, backups or expiry); empty on a primary."),
+
 	/* base backups (issue 4; src/core/backup.h, src/backend/backup_worker.c) */
 	STRING_SETTING("backup_schedule", backup_schedule, "0 2 * * *", check_backup_schedule, 0,
 				   "When base backups run, in cron syntax (minute hour day month weekday, server time zone); empty disables."),

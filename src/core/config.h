@@ -69,6 +69,9 @@ typedef struct TbdrConfig
 	int			retention_days; /* keep every point of the last N days */
 	char	   *retention_policy;	/* 'daily=7 weekly=4 monthly=12', "" none */
 
+	/* restored copies (issue 11) */
+	char	   *copy_of;		/* repository restored from as a copy, "" */
+
 	/* base backups (issue 4) */
 	char	   *backup_schedule;	/* cron syntax, "" = no scheduled backups */
 	bool		backup_catchup; /* run a missed scheduled backup at start */

@@ -1005,6 +1005,16 @@ tbdr_conf_quote(StringInfo out, const char *s)
 	appendStringInfoChar(out, '\'');
 }
 
+/* Does this line (without leading blanks) set the parameter name? */
+static bool
+sets_parameter(const char *line, size_t len, const char *name)
+{
+	size_t		n = strlen(name);
+
+	return len >= n && pg_strncasecmp(line, name, n) == 0 &&
+		(len == n || line[n] == ' ' || line[n] == '=' || line[n] == '\t');
+}
+
 /* Is this postgresql.conf line one a restore sets? */
 static bool
 recovery_line(const char *line, size_t len)
@@ -1014,8 +1024,8 @@ recovery_line(const char *line, size_t len)
 	if (len >= 6 && strncmp(line, "# tbdr", 6) == 0)
 		return true;
 	return (len >= 15 && pg_strncasecmp(line, "recovery_target", 15) == 0) ||
-		(len >= 15 && pg_strncasecmp(line, "restore_command", 15) == 0 &&
-		 (len == 15 || line[15] == ' ' || line[15] == '=' || line[15] == '\t'));
+		sets_parameter(line, len, "restore_command") ||
+		sets_parameter(line, len, "tbdr.copy_of");
 }
 
 static bool
@@ -1090,6 +1100,14 @@ tbdr_restore_write_recovery(const char *pgdata, const TbdrRecoverySettings *s,
 		appendStringInfo(&out, "recovery_target_action = '%s'\n", s->target_action);
 	if (s->target_timeline)
 		appendStringInfo(&out, "recovery_target_timeline = '%s'\n", s->target_timeline);
+	if (s->copy_of)
+	{
+		/* last in the file, so these win over earlier lines */
+		appendStringInfoString(&out, "# tbdr restore --as copy: never archive or back up into the repository restored from\n"
+							   "archive_mode = 'off'\ntbdr.copy_of = ");
+		tbdr_conf_quote(&out, s->copy_of);
+		appendStringInfoChar(&out, '\n');
+	}
 
 	ok = write_file_atomic(conf, out.data, out.len, err) &&
 		write_file_atomic(signal, "", 0, err);

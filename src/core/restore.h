@@ -114,13 +114,16 @@ typedef struct TbdrRecoverySettings
 	const char *target_action;	/* "promote", "pause", "shutdown" or NULL */
 	const char *target_timeline;	/* "latest", "current", N or NULL */
 	bool		exclusive;		/* recovery_target_inclusive = off */
+	const char *copy_of;		/* a copy (core/copyguard.h): the repository
+								 * it must not write into; NULL: a primary */
 } TbdrRecoverySettings;
 
 /*
  * Write recovery.signal and the settings at the end of
- * postgresql.auto.conf, after removing restore_command and recovery_target*
- * lines a previous restore left there (two targets would make PostgreSQL
- * refuse to start).
+ * postgresql.auto.conf, after removing restore_command, recovery_target*
+ * and tbdr.copy_of lines a previous restore left there (two targets would
+ * make PostgreSQL refuse to start).  A copy also gets archive_mode = off
+ * and tbdr.copy_of.
  */
 extern bool tbdr_restore_write_recovery(const char *pgdata,
 										const TbdrRecoverySettings *s,

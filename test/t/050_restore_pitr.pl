@@ -145,7 +145,7 @@ sub restore_node
 	my $r = PostgreSQL::Test::Cluster->new($name);
 	my $ts_new = "$tmp/ts_$name";
 	my @args = ('restore', '-c', $o{conf} || $conf, '--pgdata', $r->data_dir, '--json',
-		'--tablespace-map', "$ts_old=$ts_new", @{ $o{args} || [] });
+		'--as', $o{as} || 'copy', '--tablespace-map', "$ts_old=$ts_new", @{ $o{args} || [] });
 	my $t0 = time;
 	my ($rc, $out, $err) = tbdr(@args);
 	my $secs = time - $t0;
@@ -251,18 +251,18 @@ ok($rc == 2 && $err =~ /--pgdata is required/, 'no --pgdata: usage error');
 ok($rc == 2 && $err =~ /needs a recovery target/, '--target-action without target: usage error');
 ($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', "$tmp/x", '--backup', 'yesterday');
 ok($rc == 2 && $err =~ /not a backup id/, 'bad --backup: usage error');
-($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', "$tmp/x", '--backup', '20000101T000000Z');
+($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', "$tmp/x", '--backup', '20000101T000000Z', '--as', 'copy');
 ok($rc == 1 && $err =~ /backup "20000101T000000Z" is not a complete backup/, 'unknown backup: error') or diag $err;
-($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $node->data_dir, '--target', 'immediate', '--force');
+($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $node->data_dir, '--target', 'immediate', '--force', '--as', 'copy');
 ok($rc == 1 && $err =~ /postmaster\.pid" exists: a server may be running/,
 	'the data directory of a running server is refused, even with --force') or diag $err;
 mkdir "$tmp/nonempty" or die;
 append_to_file("$tmp/nonempty/junk", 'x');
-($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', "$tmp/nonempty", '--target', 'immediate');
+($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', "$tmp/nonempty", '--target', 'immediate', '--as', 'copy');
 ok($rc == 1 && $err =~ /data directory ".*nonempty" is not empty/, 'a non-empty data directory is refused') or diag $err;
 like($err, qr/--delta .* --force/, 'with a hint at --delta and --force');
 ok(-f "$tmp/nonempty/junk", 'and left alone');
-($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', "$tmp/x", '--target', 'immediate');
+($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', "$tmp/x", '--target', 'immediate', '--as', 'copy');
 ok($rc == 1 && $err =~ /location of tablespace \d+ "\Q$ts_old\E" is not empty/,
 	'a tablespace location in use is refused') or diag $err;
 like($err, qr/--tablespace-map \Q$ts_old\E=NEWDIR/, 'with a hint at --tablespace-map');
@@ -271,7 +271,7 @@ like($err, qr/--tablespace-map \Q$ts_old\E=NEWDIR/, 'with a hint at --tablespace
 my $t_m4 = $node->safe_psql('postgres',
 	"SELECT to_char(('$commit{m4}'::timestamptz + ('$commit{m5}'::timestamptz - '$commit{m4}'::timestamptz) / 2) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'");
 my $tl2;
-($tl2, $rc, $out, $err, $res) = restore_node('r_tl2',
+($tl2, $rc, $out, $err, $res) = restore_node('r_tl2', as => 'primary',
 	args => [ '--target-time', $t_m4, '--target-action', 'promote' ]);
 is($rc, 0, 'PITR restore to between m4 and m5, to be promoted') or diag $err;
 start_restored($tl2, archive => 1);
@@ -389,12 +389,12 @@ my $nfiles3 = do {
 my $ts_stale = "$tmp/ts_r_delta";
 ($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $stale->data_dir, '--json',
 	'--tablespace-map', "$ts_old=$ts_stale", '--backup', $b3, '--target-timeline', 'current', '--target', 'immediate',
-	'--target-action', 'promote');
+	'--target-action', 'promote', '--as', 'copy');
 ok($rc == 1 && $err =~ /is not empty/, 'without --delta the stale directory is refused');
 my $t0 = time;
 ($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $stale->data_dir, '--json', '--delta',
 	'--tablespace-map', "$ts_old=$ts_stale", '--backup', $b3, '--target-timeline', 'current', '--target', 'immediate',
-	'--target-action', 'promote');
+	'--target-action', 'promote', '--as', 'copy');
 my $delta_secs = time - $t0;
 is($rc, 0, "--delta restore of $b3 over the stale copy") or diag $err;
 $res = $json->decode($out);

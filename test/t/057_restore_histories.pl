@@ -126,7 +126,7 @@ sub restore
 {
 	my ($name, @args) = @_;
 	my $r = PostgreSQL::Test::Cluster->new($name);
-	my ($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $r->data_dir, '--json', @args);
+	my ($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $r->data_dir, '--json', '--as', 'copy', @args);
 	my $res = $rc == 0 ? $json->decode($out) : undef;
 	return ($r, $rc, $out, $err, $res);
 }

@@ -243,7 +243,7 @@ for my $id ($b2, $b3)
 my $target = $commit{m2};
 my $r = PostgreSQL::Test::Cluster->new('restored');
 my ($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $r->data_dir,
-	'--no-progress', '--target-time', $target, '--target-action', 'promote');
+	'--no-progress', '--as', 'copy', '--target-time', $target, '--target-action', 'promote');
 is($rc, 0, "restore to $target (between $b2 and $b3)") or diag $err;
 $r->append_conf('postgresql.conf', 'port = ' . $r->port . "\narchive_mode = off\n");
 $r->start;
