@@ -183,13 +183,13 @@ ok((grep { m{/manifest\.json$} } @forged) && (grep { m{/part-} } @forged),
 put_obj($conf, get_obj($conf_evil, $_), $_) for @forged;
 
 my $target = "$tmp/r_forged";
-($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $target, '--backup', $be);
+($rc, $out, $err) = tbdr('restore', '-c', $conf, '--as', 'copy', '--pgdata', $target, '--backup', $be);
 isnt($rc, 0, 'restore of the forged unencrypted backup: refused');
 like($err, qr{"backups/$be/\w+\.json" is not encrypted, but tbdr\.encryption_key_file is set},
 	'naming the unencrypted object') or diag $err;
 like($err, qr/HINT: .*tbdr\.allow_unauthenticated_reads/, 'with a hint') or diag $err;
 ok(!-e $target, 'nothing written: the target directory does not exist');
-($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $target, '--backup', $b1);
+($rc, $out, $err) = tbdr('restore', '-c', $conf, '--as', 'copy', '--pgdata', $target, '--backup', $b1);
 isnt($rc, 0, 'restore of the genuine backup beside a forged one: refused too (the repository was tampered with)');
 ok(!-e $target, '  ... nothing written');
 ($rc, $out, $err) = tbdr('verify', '-c', $conf, $be);
@@ -205,7 +205,7 @@ ok($rc != 0 && $err =~ m{"backups/$be/\w+\.json" is not encrypted}, 'list: refus
 my $conf_optin_evil = $w->write_conf('optin_evil', repository => "s3://$bucket/attacker",
 	encryption_key_file => $key, allow_unauthenticated_reads => 'on');
 my $optin_target = "$tmp/r_optin";
-($rc, $out, $err) = tbdr('restore', '-c', $conf_optin_evil, '--pgdata', $optin_target, '--backup', $be,
+($rc, $out, $err) = tbdr('restore', '-c', $conf_optin_evil, '--as', 'copy', '--pgdata', $optin_target, '--backup', $be,
 	'--target', 'immediate');
 is($rc, 0, 'with tbdr.allow_unauthenticated_reads the forged backup restores') or diag $err;
 like($err, qr/warning: tbdr\.allow_unauthenticated_reads is on/, '  ... with a warning') or diag $err;
@@ -246,7 +246,7 @@ open(my $hf, '>:raw', $hist) or die;
 print $hf plain_object("1\t0/3000000\tno recovery target specified\n");
 close $hf or die;
 put_obj($conf, $hist, 'wal/00000002.history');
-($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $target, '--backup', $b1);
+($rc, $out, $err) = tbdr('restore', '-c', $conf, '--as', 'copy', '--pgdata', $target, '--backup', $b1);
 ok($rc != 0 && $err =~ m{"wal/00000002\.history" is not encrypted}, 'restore: an unencrypted history file is refused')
   or diag $err;
 ok(!-e $target, '  ... nothing written');
@@ -274,7 +274,7 @@ put_obj($conf, $orig1, wal_key($seg1));
 my $next = next_seg($last);
 put_obj($conf, get_obj($conf, wal_key($seg1)), wal_key($next));
 my $r = PostgreSQL::Test::Cluster->new('r_swapped');
-($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $r->data_dir, '--backup', $b1);
+($rc, $out, $err) = tbdr('restore', '-c', $conf, '--as', 'copy', '--pgdata', $r->data_dir, '--backup', $b1);
 is($rc, 0, 'restore of the genuine backup (the swapped segment is beyond it)') or diag $err;
 $r->append_conf('postgresql.conf', "port = " . $r->port . "\narchive_mode = off\n");
 my $started = $r->start(fail_ok => 1);
@@ -295,7 +295,7 @@ put_obj($conf, get_obj($conf, $p2), $p1);
 ok($rc != 0 && "$out$err" =~ m{authentication failed for "\Q$p1\E"}, "verify: $p2 stored as $p1 is refused")
   or diag "$out$err";
 my $target2 = "$tmp/r_part";
-($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $target2, '--backup', $b1);
+($rc, $out, $err) = tbdr('restore', '-c', $conf, '--as', 'copy', '--pgdata', $target2, '--backup', $b1);
 ok($rc != 0 && $err =~ m{authentication failed for "\Q$p1\E"}, 'restore: refused, naming the part') or diag $err;
 ok(!-e "$target2/global/pg_control", '  ... and leaves nothing startable');
 rm_obj($conf, $p1);
