@@ -49,7 +49,9 @@ include $(PGXS)
 # ---------------------------------------------------------------------------
 FE_CORE_OBJS = $(patsubst src/core/%.c,build/fe/core/%.o,$(CORE_SRCS))
 FE_CLI_OBJS = $(patsubst src/cli/%.c,build/fe/cli/%.o,$(CLI_SRCS))
-FE_LIBS = -L$(pkglibdir) -lpgcommon -lpgport $(TBDR_LIBS) -lpthread -lm
+# libpgcommon.a and libpgport.a: Debian installs them in pkglibdir, a build
+# from PostgreSQL's own configure in libdir.
+FE_LIBS = -L$(pkglibdir) -L$(libdir) -lpgcommon -lpgport $(TBDR_LIBS) -lpthread -lm
 UNIT_BINS = $(patsubst test/unit/%.c,build/test/%,$(UNIT_SRCS))
 FE_CFLAGS = $(filter-out $(CFLAGS_SL),$(CFLAGS)) $(TBDR_WARNINGS)
 # libpq: tbdr restore-wait asks the restored server how its recovery went
@@ -80,6 +82,17 @@ UNIT_TOOLS = build/test/sigv4_dump build/test/s3_tool build/test/walsum_tool
 # Backend objects depend on the headers too (PGXS does not track them).
 $(OBJS): $(wildcard src/*/*.h)
 
+# Objects are built for one PostgreSQL major version at a time: the stamp
+# names it, so building with another PG_CONFIG in the same tree rebuilds
+# everything instead of linking objects of two versions together.
+PG_MAJOR := $(shell $(PG_CONFIG) --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+PG_MAJOR_STAMP = build/pg-major-$(PG_MAJOR)
+$(PG_MAJOR_STAMP):
+	@rm -f build/pg-major-*
+	@mkdir -p build
+	@touch $@
+$(OBJS) $(FE_CORE_OBJS) $(FE_CLI_OBJS) $(UNIT_BINS) $(UNIT_TOOLS): $(PG_MAJOR_STAMP)
+
 all: build/tbdr $(UNIT_BINS) $(UNIT_TOOLS)
 
 install: install-cli
@@ -93,8 +106,15 @@ uninstall-cli:
 .PHONY: test demo bench install-cli uninstall-cli unit
 unit: $(UNIT_BINS)
 
+# Every installed PostgreSQL version (Debian's pg_config and the builds of
+# .ci/build-pg), or only the one PG_CONFIG names.
+ifeq ($(origin PG_CONFIG),file)
+TEST_VERSIONS = --all-versions
+else
+TEST_VERSIONS = --pg-config=$(PG_CONFIG)
+endif
 test:
-	bash test/run-tests
+	bash test/run-tests $(TEST_VERSIONS)
 
 demo:
 	bash test/demo

@@ -233,12 +233,28 @@ archive_file_internal(const char *file, const char *path)
 	return true;
 }
 
+/*
+ * After an ERROR inside archive_file_internal: the core's state may be
+ * half-updated, so forget it (without calling into it again) and reopen on
+ * the next call.  Called in archive_context's parent context.
+ */
+static void
+archive_forget_after_error(const char *file)
+{
+	tbdr_walpusher_forget(archive_pusher);
+	MemoryContextReset(archive_context);
+	tbdr_prepush_end(file);
+	tbdr_status_failed(file, "internal error, see the server log");
+}
+
 static bool
 tbdr_archive_file(const char *file, const char *path)
 {
-	sigjmp_buf	local_sigjmp_buf;
 	MemoryContext oldcontext;
 	volatile bool result = false;
+#if !TBDR_ARCHIVER_CATCHES_ERRORS
+	sigjmp_buf	local_sigjmp_buf;
+#endif
 
 	if (archive_context == NULL)
 	{
@@ -255,6 +271,29 @@ tbdr_archive_file(const char *file, const char *path)
 	 */
 	oldcontext = MemoryContextSwitchTo(archive_context);
 
+#if TBDR_ARCHIVER_CATCHES_ERRORS
+
+	/*
+	 * The archiver reports the ERROR, cleans up after it and retries the
+	 * file; only our own state is ours to reset.
+	 */
+	PG_TRY();
+	{
+		result = archive_file_internal(file, path);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		archive_forget_after_error(file);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+#else
+
+	/*
+	 * An ERROR would reach the bottom of the archiver's exception stack and
+	 * restart it as a FATAL: catch it, report it and fail the file.
+	 */
 	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
 	{
 		/* Since not using PG_TRY, must reset error stack by hand */
@@ -264,17 +303,9 @@ tbdr_archive_file(const char *file, const char *path)
 		FlushErrorState();
 		AtEOSubXact_Files(false, InvalidSubTransactionId, InvalidSubTransactionId);
 		MemoryContextSwitchTo(oldcontext);
-
-		/*
-		 * The core's state may be half-updated: forget it (without calling
-		 * into it again) and reopen on the next call.
-		 */
-		tbdr_walpusher_forget(archive_pusher);
-		MemoryContextReset(archive_context);
-		tbdr_prepush_end(file);
+		archive_forget_after_error(file);
 		PG_exception_stack = NULL;
 		RESUME_INTERRUPTS();
-		tbdr_status_failed(file, "internal error, see the server log");
 		return false;
 	}
 	PG_exception_stack = &local_sigjmp_buf;
@@ -282,6 +313,7 @@ tbdr_archive_file(const char *file, const char *path)
 	result = archive_file_internal(file, path);
 
 	PG_exception_stack = NULL;
+#endif
 	MemoryContextSwitchTo(oldcontext);
 
 	/*

@@ -1,20 +1,45 @@
 /*-------------------------------------------------------------------------
  * compat.h
  *	  Every difference between the PostgreSQL major versions tbdr's backend
- *	  code meets, in one place.
+ *	  code meets, in one place (the core's are in src/core/pg_compat.h).
+ *	  Built and tested: 15 (Debian's package) and 18 (.ci/build-pg); 16 and
+ *	  17 take 18's branches.
  *
  * Archive modules (the main difference):
  *	 15:	postmaster/pgarch.h; void _PG_archive_module_init(cb *) fills the
  *			callbacks; callbacks take no state argument.
  *	 16+:	archive/archive_module.h; const ArchiveModuleCallbacks *
  *			_PG_archive_module_init(void); every callback gets an
- *			ArchiveModuleState *; a startup_cb exists.
- *	 17:	the archiver catches ERRORs raised by archive callbacks itself;
- *			tbdr still catches its own (harmless, and needed on 15/16).
+ *			ArchiveModuleState *; a startup_cb exists (tbdr needs none).
+ *	 17+:	the archiver catches ERRORs raised by archive callbacks itself
+ *			(sigsetjmp in pgarch_archiveXlog, then cleans up and retries):
+ *			tbdr only resets its own state and re-throws
+ *			(TBDR_ARCHIVER_CATCHES_ERRORS); on 15/16 an ERROR would restart
+ *			the archiver as a FATAL, so tbdr catches and reports it itself.
  *
  * tbdr's archive callbacks are written once against version-neutral
  * signatures (no state: tbdr keeps its archiver state in static variables,
- * there is one archiver per cluster) and TBDR_ARCHIVE_* wraps them.
+ * there is one archiver per cluster) and TBDR_DEFINE_ARCHIVE_MODULE wraps
+ * them.
+ *
+ * Checked and the same in 15 to 18 (no branch needed):
+ *	 - backups: pg_backup_start(label, fast) / pg_backup_stop(wait_for_archive),
+ *	   called through SQL, and the pg_control file copied last;
+ *	 - pg_control / checksums: DataChecksumsEnabled(), checksum_impl.h's
+ *	   pg_checksum_page(); 18's initdb enables data checksums by default
+ *	   (tbdr then verifies pages while backing up; tests pass either way);
+ *	 - WAL summaries (17+, summarize_wal): pg_wal/summaries is kept empty in
+ *	   backups (src/core/pg_compat.h); the server makes it if missing;
+ *	 - recovery settings: recovery.signal and restore_command/recovery_target_*
+ *	   in postgresql.auto.conf, unchanged since 12;
+ *	 - shmem_request_hook (15+), BackgroundWorker registration and
+ *	   BackgroundWorkerInitializeConnection(db, user, flags), DSM and
+ *	   shm_mq_sendv(..., nowait, force_flush), WaitLatch with
+ *	   PG_WAIT_EXTENSION (17+ could name custom wait events), GUC
+ *	   DefineCustom*Variable and MarkGUCPrefixReserved;
+ *	 - frontend libraries: libpgcommon.a / libpgport.a are in pkglibdir in
+ *	   Debian's packages and in libdir in a build from source: the Makefile
+ *	   links with both directories.
  *-------------------------------------------------------------------------
  */
 #ifndef TBDR_COMPAT_H
@@ -64,6 +89,12 @@
 	}
 
 #endif
+
+/*
+ * Archive callbacks may ERROR and the archiver survives it (17+), or an
+ * ERROR would restart the archiver (15, 16).
+ */
+#define TBDR_ARCHIVER_CATCHES_ERRORS (PG_VERSION_NUM >= 170000)
 
 /*
  * Shared memory: PostgreSQL 15 introduced shmem_request_hook (before it,

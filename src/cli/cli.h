@@ -51,6 +51,9 @@ typedef struct CliCommand
  */
 extern bool cli_common_option(const CliCommand *cmd, int c, const char *arg);
 
+/* Print the version of tbdr and of the PostgreSQL it is built for. */
+extern void cli_print_version(void);
+
 /*
  * Build the configuration: defaults, then the file (-c, or
  * $PGDATA/tbdr.conf if present), then every --set in order.  On error,

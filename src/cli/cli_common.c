@@ -15,6 +15,16 @@ static const char *config_path = NULL;	/* -c/--config */
 static char **set_args = NULL;	/* --set name=value, in order */
 static int	nset_args = 0;
 
+/*
+ * "tbdr 0.1 for PostgreSQL 15.14": the program is built for one PostgreSQL
+ * installation, and restores and archives only that major version.
+ */
+void
+cli_print_version(void)
+{
+	printf("tbdr %s for PostgreSQL %s\n", TBDR_VERSION, PG_VERSION);
+}
+
 bool
 cli_common_option(const CliCommand *cmd, int c, const char *arg)
 {
@@ -33,7 +43,7 @@ cli_common_option(const CliCommand *cmd, int c, const char *arg)
 			cli_command_help(cmd);
 			exit(CLI_EXIT_OK);
 		case CLI_OPT_VERSION:
-			printf("tbdr %s\n", TBDR_VERSION);
+			cli_print_version();
 			exit(CLI_EXIT_OK);
 		case '?':
 			/* getopt_long has printed what is wrong */

@@ -76,6 +76,29 @@ report_more(const TbdrError *err)
 	cli_report_error(err);
 }
 
+/*
+ * A data directory can only be started by the PostgreSQL major version that
+ * wrote it, and the restore_command written below runs this program, which
+ * is built for (and installed into) one installation: refuse a backup of
+ * another major version before anything is downloaded or written.
+ */
+static bool
+check_major_version(const TbdrManifest *m, TbdrError *err)
+{
+	int			backup_major = m->pg_version / 10000;
+	int			self_major = PG_VERSION_NUM / 10000;
+
+	if (backup_major == self_major)
+		return true;
+	tbdr_error_set(err, TBDR_ERR_CONFLICT,
+				   "backup %s is of PostgreSQL %d, but this tbdr program (%s) belongs to PostgreSQL %d",
+				   m->id, backup_major, cli_self_path(), self_major);
+	tbdr_error_detail(err, "A restored data directory can only be started by the major version that wrote it.");
+	tbdr_error_hint(err, "Restore with the tbdr program of a PostgreSQL %d installation (make install puts it in that installation's bin directory). To move to PostgreSQL %d, restore with %d, run pg_upgrade, then back up into a new tbdr.repository prefix.",
+					backup_major, self_major, backup_major);
+	return false;
+}
+
 static void
 set_target(TbdrTarget *t, TbdrTargetType type, const char *text,
 		   const char **option, const char *name)
@@ -279,7 +302,7 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 	if (choice.note && !json)
 		printf("note: %s\n", choice.note);
 	m = tbdr_catalog_load_manifest(rs.cat, w->backups[chosen].backup->id, &err);
-	if (m == NULL || !cli_repo_check_key(&rs, m, &err))
+	if (m == NULL || !check_major_version(m, &err) || !cli_repo_check_key(&rs, m, &err))
 	{
 		cli_report_error(&err);
 		exit(CLI_EXIT_ERROR);

@@ -206,7 +206,7 @@ main(int argc, char **argv)
 			}
 			if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0)
 			{
-				printf("tbdr %s\n", TBDR_VERSION);
+				cli_print_version();
 				return CLI_EXIT_OK;
 			}
 		}

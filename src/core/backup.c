@@ -23,6 +23,7 @@
 
 #include "core/backup.h"
 #include "core/digest.h"
+#include "core/pg_compat.h"
 #include "core/repo.h"
 
 /* Read size: a multiple of BLCKSZ, large enough for fast sequential I/O. */
@@ -409,12 +410,17 @@ walk_dir(WalkState *ws, const char *fs_path, const char *rel, DirKind kind,
 					contents = false;
 			if (strcmp(child_rel, "pg_wal") == 0)
 			{
-				/* recovery expects pg_wal/archive_status */
-				TbdrBackupEntry *as = plan_add(ws->plan, "pg_wal/archive_status",
-											   TBDR_TAR_DIR);
+				/* recovery expects pg_wal/archive_status (and summaries) */
+				static const char *const wal_subdirs[] = TBDR_PG_WAL_SUBDIRS;
 
-				as->mtime = st.st_mtime;
-				as->mode = e->mode;
+				for (int j = 0; wal_subdirs[j]; j++)
+				{
+					TbdrBackupEntry *as = plan_add(ws->plan, wal_subdirs[j],
+												   TBDR_TAR_DIR);
+
+					as->mtime = st.st_mtime;
+					as->mode = e->mode;
+				}
 			}
 			if (strncmp(name, "pgsql_tmp", 9) == 0)
 				contents = false;

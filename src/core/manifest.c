@@ -16,9 +16,9 @@
 #include <time.h>
 
 #include "common/jsonapi.h"
-#include "mb/pg_wchar.h"
 
 #include "core/manifest.h"
+#include "core/pg_compat.h"
 
 #define MANIFEST_MAX_DEPTH 16
 
@@ -585,52 +585,44 @@ jb_add(JBuild *b, JType type)
 	return n;
 }
 
-#if PG_VERSION_NUM >= 160000
-#define JSON_CB_RETURN_TYPE JsonParseErrorType
-#define JSON_CB_RETURN return JSON_SUCCESS
-#else
-#define JSON_CB_RETURN_TYPE void
-#define JSON_CB_RETURN return
-#endif
-
-static JSON_CB_RETURN_TYPE
+static TBDR_JSON_CB_RETURN_TYPE
 jb_object_start(void *state)
 {
 	JBuild	   *b = state;
 
 	b->cur = jb_add(b, J_OBJECT);
-	JSON_CB_RETURN;
+	TBDR_JSON_CB_RETURN;
 }
 
-static JSON_CB_RETURN_TYPE
+static TBDR_JSON_CB_RETURN_TYPE
 jb_array_start(void *state)
 {
 	JBuild	   *b = state;
 
 	b->cur = jb_add(b, J_ARRAY);
-	JSON_CB_RETURN;
+	TBDR_JSON_CB_RETURN;
 }
 
-static JSON_CB_RETURN_TYPE
+static TBDR_JSON_CB_RETURN_TYPE
 jb_end(void *state)
 {
 	JBuild	   *b = state;
 
 	if (b->cur)
 		b->cur = b->cur->parent;
-	JSON_CB_RETURN;
+	TBDR_JSON_CB_RETURN;
 }
 
-static JSON_CB_RETURN_TYPE
+static TBDR_JSON_CB_RETURN_TYPE
 jb_field_start(void *state, char *fname, bool isnull)
 {
 	JBuild	   *b = state;
 
 	b->pending_key = fname;
-	JSON_CB_RETURN;
+	TBDR_JSON_CB_RETURN;
 }
 
-static JSON_CB_RETURN_TYPE
+static TBDR_JSON_CB_RETURN_TYPE
 jb_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	JBuild	   *b = state;
@@ -655,7 +647,7 @@ jb_scalar(void *state, char *token, JsonTokenType tokentype)
 	}
 	n = jb_add(b, t);
 	n->text = token;
-	JSON_CB_RETURN;
+	TBDR_JSON_CB_RETURN;
 }
 
 /* Deepest nesting of [ and { outside strings; -1 if unbalanced quotes. */
@@ -908,7 +900,7 @@ tbdr_manifest_parse(const char *data, size_t len, TbdrError *err)
 	sem.object_field_start = jb_field_start;
 	sem.scalar = jb_scalar;
 
-	lex = makeJsonLexContextCstringLen(copy, (int) len, PG_UTF8, true);
+	lex = tbdr_json_lex_create(copy, len);
 	rc = pg_parse_json(lex, &sem);
 	if (rc != JSON_SUCCESS)
 	{
@@ -922,8 +914,10 @@ tbdr_manifest_parse(const char *data, size_t len, TbdrError *err)
 		tbdr_error_set(err, TBDR_ERR_CORRUPT, "invalid backup manifest: %s",
 					   json_errdetail(rc, lex));
 #endif
-		goto done;
 	}
+	tbdr_json_lex_free(lex);
+	if (rc != JSON_SUCCESS)
+		goto done;
 	if (b.root == NULL || b.root->type != J_OBJECT)
 	{
 		tbdr_error_set(err, TBDR_ERR_CORRUPT,

@@ -12,9 +12,9 @@
 
 #include "common/jsonapi.h"
 #include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
 
 #include "core/manifest.h"
+#include "core/pg_compat.h"
 #include "core/repo.h"
 
 /* tbdr.json is a few hundred bytes; refuse to read anything much larger. */
@@ -210,30 +210,21 @@ typedef struct IdentityParse
 	bool		bad;
 } IdentityParse;
 
-/* jsonapi's callbacks return an error code from PostgreSQL 16 on. */
-#if PG_VERSION_NUM >= 160000
-#define JSON_CB_RETURN_TYPE JsonParseErrorType
-#define JSON_CB_RETURN return JSON_SUCCESS
-#else
-#define JSON_CB_RETURN_TYPE void
-#define JSON_CB_RETURN return
-#endif
-
-static JSON_CB_RETURN_TYPE
+static TBDR_JSON_CB_RETURN_TYPE
 identity_object_start(void *state)
 {
 	((IdentityParse *) state)->depth++;
-	JSON_CB_RETURN;
+	TBDR_JSON_CB_RETURN;
 }
 
-static JSON_CB_RETURN_TYPE
+static TBDR_JSON_CB_RETURN_TYPE
 identity_object_end(void *state)
 {
 	((IdentityParse *) state)->depth--;
-	JSON_CB_RETURN;
+	TBDR_JSON_CB_RETURN;
 }
 
-static JSON_CB_RETURN_TYPE
+static TBDR_JSON_CB_RETURN_TYPE
 identity_field_start(void *state, char *fname, bool isnull)
 {
 	IdentityParse *p = (IdentityParse *) state;
@@ -244,10 +235,10 @@ identity_field_start(void *state, char *fname, bool isnull)
 			pfree(p->field);
 		p->field = pstrdup(fname);
 	}
-	JSON_CB_RETURN;
+	TBDR_JSON_CB_RETURN;
 }
 
-static JSON_CB_RETURN_TYPE
+static TBDR_JSON_CB_RETURN_TYPE
 identity_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	IdentityParse *p = (IdentityParse *) state;
@@ -256,7 +247,7 @@ identity_scalar(void *state, char *token, JsonTokenType tokentype)
 	unsigned long long u;
 
 	if (p->depth != 1 || p->field == NULL)
-		JSON_CB_RETURN;
+		TBDR_JSON_CB_RETURN;
 
 	if (strcmp(p->field, "format_version") == 0)
 	{
@@ -300,7 +291,7 @@ identity_scalar(void *state, char *token, JsonTokenType tokentype)
 	else if (strcmp(p->field, "created_at") == 0 &&
 			 tokentype == JSON_TOKEN_STRING)
 		strlcpy(p->id->created_at, token, sizeof(p->id->created_at));
-	JSON_CB_RETURN;
+	TBDR_JSON_CB_RETURN;
 }
 
 static bool
@@ -322,20 +313,16 @@ identity_from_json(char *json, size_t len, TbdrRepoIdentity *id,
 	sem.object_field_start = identity_field_start;
 	sem.scalar = identity_scalar;
 
-#if PG_VERSION_NUM >= 170000
-	lex = makeJsonLexContextCstringLen(NULL, json, len, PG_UTF8, true);
-#else
-	lex = makeJsonLexContextCstringLen(json, len, PG_UTF8, true);
-#endif
+	lex = tbdr_json_lex_create(json, len);
 	rc = pg_parse_json(lex, &sem);
 	if (rc != JSON_SUCCESS)
-	{
 		tbdr_error_set(err, TBDR_ERR_CORRUPT,
 					   "repository identity \"%s\" is not valid JSON (parse error %d near byte %d)",
 					   TBDR_REPO_IDENTITY_KEY, (int) rc,
 					   (int) (lex->token_start ? lex->token_start - json : 0));
+	tbdr_json_lex_free(lex);
+	if (rc != JSON_SUCCESS)
 		goto fail;
-	}
 	if (p.bad || !p.have_format || !p.have_sysid || !p.have_version)
 	{
 		tbdr_error_set(err, TBDR_ERR_CORRUPT,
@@ -392,6 +379,20 @@ identity_matches(TbdrStorage *st, const TbdrRepoIdentity *id,
 		tbdr_error_hint(err, "Upgrade tbdr, or set tbdr.repository to another prefix.");
 		return false;
 	}
+	/*
+	 * The major version first: after pg_upgrade the system identifier
+	 * differs too, and the version says why and what to do.
+	 */
+	if (id->pg_major != pg_major)
+	{
+		tbdr_error_set(err, TBDR_ERR_CONFLICT,
+					   "repository %s holds WAL and backups of PostgreSQL %d, this server is PostgreSQL %d",
+					   tbdr_storage_describe(st), id->pg_major, pg_major);
+		tbdr_error_detail(err, "A major version upgrade (pg_upgrade) starts a new database system: WAL of the old version cannot be replayed by the new one.");
+		tbdr_error_hint(err, "Set tbdr.repository to a new prefix for PostgreSQL %d and take a new full backup there (SELECT tbdr_backup_now()); keep the old repository to restore PostgreSQL %d backups.",
+						pg_major, id->pg_major);
+		return false;
+	}
 	if (id->system_identifier != system_identifier)
 	{
 		tbdr_error_set(err, TBDR_ERR_CONFLICT,
@@ -400,14 +401,6 @@ identity_matches(TbdrStorage *st, const TbdrRepoIdentity *id,
 					   system_identifier);
 		tbdr_error_detail(err, "WAL of two database systems must never be mixed in one repository.");
 		tbdr_error_hint(err, "Set tbdr.repository to another prefix (one per database system, e.g. s3://bucket/<cluster name>).");
-		return false;
-	}
-	if (id->pg_major != pg_major)
-	{
-		tbdr_error_set(err, TBDR_ERR_CONFLICT,
-					   "repository %s holds WAL of PostgreSQL %d, this server is PostgreSQL %d",
-					   tbdr_storage_describe(st), id->pg_major, pg_major);
-		tbdr_error_hint(err, "Set tbdr.repository to another prefix for the new major version.");
 		return false;
 	}
 	return true;

@@ -39,16 +39,7 @@ my $s3 = TbdrTest::S3Server->start(buckets => [$bucket]);
 my $w = TbdrTest::Wal->new(
 	tbdr => $tbdr,
 	tmp => $tmp,
-	settings => {
-		repository => "s3://$bucket/main",
-		s3_endpoint => $s3->endpoint,
-		s3_access_key_id => $s3->access_key,
-		s3_secret_access_key => $s3->secret_key,
-		s3_region => 'us-east-1',
-		s3_uri_style => 'path',
-		s3_max_retries => 2,
-		s3_timeout => 10
-	});
+	settings => { $s3->tbdr_settings($bucket), s3_timeout => 10 });
 sub conf_lines { return $w->conf_lines(@_) }
 sub write_conf { return $w->write_conf(@_) }
 sub tbdr { return $w->run($tmp, @_) }
@@ -108,7 +99,9 @@ my ($rc, $out, $err) = tbdr('repo-get', '-c', $conf, 'tbdr.json', "$tmp/tbdr.jso
 is($rc, 0, 'tbdr.json exists') or diag $err;
 my $id = JSON::PP->new->decode(slurp_file("$tmp/tbdr.json"));
 is($id->{system_identifier}, $sysid, 'tbdr.json records the system identifier');
-is($id->{pg_version}, 15, 'tbdr.json records the PostgreSQL major version');
+is($id->{pg_version},
+	int($node->safe_psql('postgres', 'SHOW server_version_num') / 10000),
+	'tbdr.json records the PostgreSQL major version');
 is($id->{format_version}, 1, 'tbdr.json format version');
 
 # Every segment PostgreSQL archived (.done) is in the repository, and the

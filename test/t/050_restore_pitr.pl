@@ -44,15 +44,7 @@ my $bucket = 'tbdr-pitr';
 my $s3 = TbdrTest::S3Server->start(buckets => [$bucket]);
 my $json = JSON::PP->new;
 
-my %base = (
-	repository => "s3://$bucket/main",
-	s3_endpoint => $s3->endpoint,
-	s3_access_key_id => $s3->access_key,
-	s3_secret_access_key => $s3->secret_key,
-	s3_region => 'us-east-1',
-	s3_uri_style => 'path',
-	s3_max_retries => 2,
-	s3_timeout => 20,
+my %base = ($s3->tbdr_settings($bucket),
 	backup_schedule => '',
 	backup_part_size => 1);
 
