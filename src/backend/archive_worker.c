@@ -39,7 +39,6 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
-#include "postmaster/pgarch.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -50,6 +49,7 @@
 #include "utils/timestamp.h"
 
 #include "backend/archive_worker.h"
+#include "backend/compat.h"
 #include "backend/ereport.h"
 #include "backend/guc.h"
 #include "backend/shmem.h"

@@ -6,7 +6,9 @@
  *	  17 take 18's branches.
  *
  * Archive modules (the main difference):
- *	 15:	postmaster/pgarch.h; void _PG_archive_module_init(cb *) fills the
+ *	 15:	postmaster/pgarch.h (also XLogArchiveLibrary, 16+ in
+ *			archive/archive_module.h: include compat.h, not either);
+ *			void _PG_archive_module_init(cb *) fills the
  *			callbacks; callbacks take no state argument.
  *	 16+:	archive/archive_module.h; const ArchiveModuleCallbacks *
  *			_PG_archive_module_init(void); every callback gets an

@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/pg_compat.h"
 
 #ifndef TBDR_VERSION
 #define TBDR_VERSION "0.1"
@@ -77,13 +78,13 @@ extern char *cli_config_file(void);
 extern void cli_report_error(const TbdrError *err);
 
 /* Print "tbdr: error: <message>" to stderr and exit 1. */
-extern void cli_fatal(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
+pg_noreturn extern void cli_fatal(const char *fmt,...) pg_attribute_printf(1, 2);
 
 /*
  * A usage error: message, the command's synopsis and a pointer to --help on
  * stderr, exit 2.  cmd may be NULL (top level).
  */
-extern void cli_usage_error(const CliCommand *cmd, const char *fmt,...) pg_attribute_printf(2, 3) pg_attribute_noreturn();
+pg_noreturn extern void cli_usage_error(const CliCommand *cmd, const char *fmt,...) pg_attribute_printf(2, 3);
 
 /* Full help of a command on stdout. */
 extern void cli_command_help(const CliCommand *cmd);

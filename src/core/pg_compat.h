@@ -10,6 +10,11 @@
  *			allocate one) and freeJsonLexContext() frees it; 15/16 allocate
  *			the context and its token buffer with palloc.
  *
+ * c.h:
+ *	 18+:	pg_noreturn, a specifier before the declaration, replaces
+ *			pg_attribute_noreturn() after it (gone in 18); 15-17 get
+ *			pg_noreturn from it (GCC accepts the attribute before).
+ *
  * Data directory (base backups):
  *	 17+:	pg_wal/summaries holds the WAL summaries (summarize_wal, used by
  *			incremental backups); like pg_wal/archive_status it is kept
@@ -21,6 +26,10 @@
 
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
 
 #if PG_VERSION_NUM >= 160000
 #define TBDR_JSON_CB_RETURN_TYPE JsonParseErrorType
