@@ -24,6 +24,9 @@
  * there is one archiver per cluster) and TBDR_DEFINE_ARCHIVE_MODULE wraps
  * them.
  *
+ * GUC: 16+ allocates string values and their extra in GUCMemoryContext
+ * (guc_strdup/guc_free); 15 uses malloc/free (tbdr_guc_strdup below).
+ *
  * Checked and the same in 15 to 18 (no branch needed):
  *	 - backups: pg_backup_start(label, fast) / pg_backup_stop(wait_for_archive),
  *	   called through SQL, and the pg_control file copied last;
@@ -38,7 +41,7 @@
  *	   BackgroundWorkerInitializeConnection(db, user, flags), DSM and
  *	   shm_mq_sendv(..., nowait, force_flush), WaitLatch with
  *	   PG_WAIT_EXTENSION (17+ could name custom wait events), GUC
- *	   DefineCustom*Variable and MarkGUCPrefixReserved;
+ *	   DefineCustom*Variable and MarkGUCPrefixReserved (hook signatures);
  *	 - frontend libraries: libpgcommon.a / libpgport.a are in pkglibdir in
  *	   Debian's packages and in libdir in a build from source: the Makefile
  *	   links with both directories.
@@ -90,6 +93,20 @@
 		cb->shutdown_cb = shutdown; \
 	}
 
+#endif
+
+/*
+ * Memory of string GUC values and their "extra" (freed by the GUC
+ * machinery): malloc/free in 15, GUCMemoryContext chunks from 16
+ * (guc_malloc/guc_free: a malloc'd value crashes the server when freed).
+ * NULL on out of memory.
+ */
+#if PG_VERSION_NUM >= 160000
+#define tbdr_guc_strdup(s) guc_strdup(LOG, (s))
+#define tbdr_guc_free(p) guc_free(p)
+#else
+#define tbdr_guc_strdup(s) strdup(s)
+#define tbdr_guc_free(p) free(p)
 #endif
 
 /*

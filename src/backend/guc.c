@@ -38,6 +38,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "backend/compat.h"
 #include "backend/guc.h"
 #include "core/digest.h"
 
@@ -86,14 +87,16 @@ tbdr_check_string(int i, char **newval, void **extra, GucSource source)
 
 	if (s->flags & TBDR_SETTING_SECRET)
 	{
-		/* malloc, not palloc: the GUC machinery free()s both */
-		char	   *secret = strdup(value);
-		char	   *placeholder = strdup("");
+		/* not palloc: the GUC machinery frees both (see compat.h) */
+		char	   *secret = tbdr_guc_strdup(value);
+		char	   *placeholder = tbdr_guc_strdup("");
 
 		if (secret == NULL || placeholder == NULL)
 		{
-			free(secret);
-			free(placeholder);
+			if (secret)
+				tbdr_guc_free(secret);
+			if (placeholder)
+				tbdr_guc_free(placeholder);
 			GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
 			GUC_check_errmsg("out of memory");
 			return false;
@@ -101,7 +104,7 @@ tbdr_check_string(int i, char **newval, void **extra, GucSource source)
 		if (*newval)
 		{
 			explicit_bzero(*newval, strlen(*newval));
-			free(*newval);
+			tbdr_guc_free(*newval);
 		}
 		*newval = placeholder;
 		*extra = secret;
