@@ -261,7 +261,8 @@ def wal_backlog_runs(env, segs, prefix, modes=None):
     """Archive the backlog segs with each mode, REPS times alternating.
     Returns {mode: {'secs': [...], 'bytes': [...]}} and the repository of the
     last repetition of each mode (for the fetch scenario)."""
-    modes = modes or [m[0] for m in WAL_MODES]
+    modes = modes or [m[0] for m in WAL_MODES
+                      if m[1] == 'tbdr' or env.pgbr_supported]
     out = {m: {'secs': [], 'bytes': []} for m in modes}
     last_repo = {}
     for rep in range(REPS):
@@ -340,12 +341,12 @@ def report_backlog(res, name, out, nseg, note_extra=''):
              ('vs_async', 'tbdr_module', 'pgbr_async'),
              ('push_vs_sync', 'tbdr_push', 'pgbr_sync')]
     for suffix, tm, pm in pairs:
-        if tm not in out or pm not in out:
+        if tm not in out:
             continue
         res.add(f'{name}_{suffix}', unit, get(tm, 'secs'), get(pm, 'secs'),
                 tbdr_what=modes[tm], pgbr_what=modes[pm], note=note,
                 extra=extra)
-    if 'tbdr_module' in out and 'pgbr_sync' in out:
+    if 'tbdr_module' in out:
         res.add(f'{name}_stored_bytes', 'bytes', get('tbdr_module', 'bytes'),
                 get('pgbr_sync', 'bytes'), tbdr_what=modes['tbdr_module'],
                 pgbr_what=modes['pgbr_sync'],
@@ -484,8 +485,15 @@ class BackupRunner:
         return t.wall, cpu, stored
 
 
+def pgbr_filter(env, tools):
+    """tools without pgBackRest when the installed pgBackRest does not
+    support this PostgreSQL version (BENCH_PG): tbdr is measured alone."""
+    return [t for t in tools if t != 'pgbr' or env.pgbr_supported]
+
+
 def backup_reps(env, runner, tag, reps=None):
-    tools = ['tbdr', 'pgbr'] if runner.tbdr_available() else ['pgbr']
+    tools = pgbr_filter(env, ['tbdr', 'pgbr'] if runner.tbdr_available()
+                        else ['pgbr'])
     out = {t: {'wall': [], 'cpu': [], 'bytes': []} for t in ('tbdr', 'pgbr')}
     for rep in range(reps or REPS):
         for tool in alternate(rep, tools):
@@ -507,15 +515,15 @@ def report_backup(res, prefix, out, dbsize, what):
     pw = 'pgBackRest backup --type=full, compress-type=zst, process-max=2'
     tw = 'SELECT tbdr_backup_now(wait => true)'
     res.add(f'{prefix}_wall', 's', out['tbdr']['wall'] or None,
-            out['pgbr']['wall'], tbdr_what=tw, pgbr_what=pw, note=note,
+            out['pgbr']['wall'] or None, tbdr_what=tw, pgbr_what=pw, note=note,
             extra=extra)
     res.add(f'{prefix}_cpu', 'CPU s', out['tbdr']['cpu'] or None,
-            out['pgbr']['cpu'], tbdr_what=tw, pgbr_what=pw,
+            out['pgbr']['cpu'] or None, tbdr_what=tw, pgbr_what=pw,
             note=note or 'user+sys of the tool and of every server process '
                          '(the archiver and its children included)',
             extra=extra)
     res.add(f'{prefix}_stored_bytes', 'bytes', out['tbdr']['bytes'] or None,
-            out['pgbr']['bytes'], tbdr_what=tw, pgbr_what=pw, note=note,
+            out['pgbr']['bytes'] or None, tbdr_what=tw, pgbr_what=pw, note=note,
             extra=extra)
 
 
@@ -547,7 +555,7 @@ def scenario_backup(env, res, groups):
                 walls[s] = backup_reps(env, runner, f's{s}')
             o = walls[s]
             res.add(f'scaling_backup_s{s}', 's', o['tbdr']['wall'] or None,
-                    o['pgbr']['wall'],
+                    o['pgbr']['wall'] or None,
                     tbdr_what='SELECT tbdr_backup_now(wait => true)',
                     pgbr_what='pgBackRest backup --type=full',
                     note=None if o['tbdr']['wall'] else NO_BACKUP,
@@ -591,7 +599,8 @@ def scenario_restore(env, res, runner):
 def scenario_tps(env, res, runner):
     """pgbench TPS while a backup runs, against TPS in a window of the same
     length without one, measured right before."""
-    tools = ['tbdr', 'pgbr'] if runner.tbdr_available() else ['pgbr']
+    tools = pgbr_filter(env, ['tbdr', 'pgbr'] if runner.tbdr_available()
+                        else ['pgbr'])
     loss = {'tbdr': [], 'pgbr': [], 'api': []}
     detail = []
     for rep in range(REPS):

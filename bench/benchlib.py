@@ -5,6 +5,7 @@ timing and CPU accounting.  Nothing here measures a scenario."""
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -532,6 +533,20 @@ include_if_exists = 'tbdr.conf'
         return samples
 
 
+# The newest PostgreSQL major version of pgBackRest releases this harness
+# knows: Debian 12 ships 2.45, which supports up to 15 (16 came with 2.46).
+PGBR_MAX_PG = {(2, 45): 15}
+
+
+def pgbr_supports(version_line, pg_major):
+    """Whether "pgBackRest X.Y" supports PostgreSQL pg_major (a release
+    this harness does not know is assumed to)."""
+    m = re.search(r'(\d+)\.(\d+)', version_line)
+    known = [v for k, v in PGBR_MAX_PG.items()
+             if m and (int(m.group(1)), int(m.group(2))) <= k]
+    return not known or pg_major <= min(known)
+
+
 class Env:
     """Everything a run needs, and its clean-up."""
 
@@ -561,7 +576,13 @@ class Env:
             if not shutil.which(prog):
                 raise BenchError(f'{prog} is missing (bash .ci/install-deps)')
         pgbr_version = run(['pgbackrest', 'version'], capture=True).stdout.strip()
-        log(f'scratch {self.work}; {pgbr_version}; tbdr {self.tbdr}')
+        self.pg_major = int(re.match(r'PostgreSQL (\d+)', run(
+            ['pg_config', '--version'], capture=True).stdout).group(1))
+        self.pgbr_supported = pgbr_supports(pgbr_version, self.pg_major)
+        log(f'scratch {self.work}; {pgbr_version}; tbdr {self.tbdr}; '
+            f'PostgreSQL {self.pg_major}'
+            + ('' if self.pgbr_supported else
+               f' (not supported by {pgbr_version}: tbdr measured alone)'))
         self.start_s3()
         self.pg = PG(self)
         self.pg.init()
