@@ -60,7 +60,10 @@ my $w = TbdrTest::Wal->new(
 	settings => { $s3->tbdr_settings($bucket) });
 my $conf = $w->write_conf('main');
 
+# Not init(allows_streaming): one version's PostgreSQL::Test::Cluster drives
+# the other's server, and writes settings that only its own version knows.
 my $archiving = q{
+wal_level = replica
 shared_preload_libraries = 'tbdr'
 archive_mode = on
 archive_library = 'tbdr'
