@@ -310,8 +310,8 @@ like($serr, qr/tbdr is not loaded at server start.*HINT:.*shared_preload_librari
 $other->append_conf('postgresql.conf', "tbdr.repository = ''\n");
 $other->reload;
 $log_offset = -s $other->logfile;
-my $kept = $other->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_lsn())');
-$other->safe_psql('postgres', 'SELECT pg_switch_wal()');
+$other->safe_psql('postgres', 'CHECKPOINT');    # WAL in the segment to switch
+my $kept = $other->safe_psql('postgres', 'SELECT pg_walfile_name(pg_switch_wal() - 1)');
 my $warned = 0;
 for (1 .. 60)
 {

@@ -83,8 +83,13 @@ sub run
 sub switch_and_wait
 {
 	my ($node) = @_;
-	my $seg = $node->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_lsn())');
-	$node->safe_psql('postgres', 'SELECT pg_switch_wal()');
+	# The last segment with WAL: the one the switch closes (the one before,
+	# if nothing was written since the last switch).  Not the segment of
+	# pg_current_wal_lsn() before the switch: at a segment boundary (right
+	# after a switch) pg_walfile_name() names the segment that starts there
+	# on PostgreSQL 18 (15: the one that ends there), an empty one that the
+	# switch does not close.
+	my $seg = $node->safe_psql('postgres', 'SELECT pg_walfile_name(pg_switch_wal() - 1)');
 	$node->poll_query_until('postgres', "SELECT last_archived_wal >= '$seg' FROM pg_stat_archiver")
 	  or croak "timed out waiting for $seg to be archived";
 	return $seg;
