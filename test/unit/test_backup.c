@@ -169,6 +169,12 @@ main(int argc, char **argv)
 	   !find(plan, "pg_wal/000000010000000000000001") &&
 	   !find(plan, "pg_wal/archive_status/000000010000000000000001.done"),
 	   "pg_wal and pg_wal/archive_status are kept empty");
+#if PG_VERSION_NUM >= 170000
+	ok(find(plan, "pg_wal/summaries"),
+	   "pg_wal/summaries (WAL summaries, 17+) is kept empty");
+#else
+	ok(!find(plan, "pg_wal/summaries"), "no pg_wal/summaries before 17");
+#endif
 	ok(find(plan, "pg_replslot") && !find(plan, "pg_replslot/slot") &&
 	   find(plan, "pg_stat_tmp") && !find(plan, "pg_stat_tmp/global.stat") &&
 	   find(plan, "pg_subtrans") && !find(plan, "pg_subtrans/0000") &&
