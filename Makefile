@@ -124,3 +124,4 @@ bench:
 
 # Fuzzing: its own file, so that its rules stay apart from the build's.
 include fuzz/fuzz.mk
+$(FUZZ_CORE_OBJS) $(FUZZ_BINS): $(PG_MAJOR_STAMP)
