@@ -15,6 +15,10 @@
  *			pg_attribute_noreturn() after it (gone in 18); 15-17 get
  *			pg_noreturn from it (GCC accepts the attribute before).
  *
+ * WAL records (walsummary.c reads block references):
+ *	 16+:	the relation of a block reference is a RelFileLocator (15:
+ *			RelFileNode, renamed; the same three Oids).
+ *
  * Data directory (base backups):
  *	 17+:	pg_wal/summaries holds the WAL summaries (summarize_wal, used by
  *			incremental backups); like pg_wal/archive_status it is kept
@@ -65,6 +69,13 @@ tbdr_json_lex_free(JsonLexContext *lex)
 	pfree(lex);
 #endif
 }
+
+/* Bytes of the relation of a WAL block reference (access/xlogrecord.h). */
+#if PG_VERSION_NUM >= 160000
+#define TBDR_WAL_RELFILE_SIZE sizeof(RelFileLocator)
+#else
+#define TBDR_WAL_RELFILE_SIZE sizeof(RelFileNode)
+#endif
 
 /* Directories under pg_wal that a backup keeps, empty. */
 #if PG_VERSION_NUM >= 170000

@@ -27,6 +27,7 @@
 #include "port/pg_crc32c.h"
 
 #include "core/digest.h"
+#include "core/pg_compat.h"
 #include "core/walsummary.h"
 
 #define RECORD_PREFIX_MAX	(64 * 1024)
@@ -237,7 +238,7 @@ main_data(const Walker *w, uint32 tot_len, uint32 *off, uint32 *len)
 				datatotal += blen;
 			}
 			if (!(fork_flags & BKPBLOCK_SAME_REL))
-				i += sizeof(RelFileNode);
+				i += TBDR_WAL_RELFILE_SIZE;
 			i += sizeof(BlockNumber);
 		}
 		else
