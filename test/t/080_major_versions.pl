@@ -94,7 +94,7 @@ is(int(JSON::PP->new->decode(slurp_file("$tmp/manifest.json"))->{pg_version} / 1
 # --- restore with the other installation's tbdr: refused --------------------------
 my $other_w = TbdrTest::Wal->new(tbdr => $other_tbdr, tmp => $tmp);
 my $target = "$tmp/restored_by_$other";
-($rc, $out, $err) = $other_w->run($tmp, 'restore', '-c', $conf, '--pgdata', $target,
+($rc, $out, $err) = $other_w->run($tmp, 'restore', '-c', $conf, '--as', 'copy', '--pgdata', $target,
 	'--no-progress');
 isnt($rc, 0, "the tbdr of PostgreSQL $other refuses to restore a PostgreSQL $me backup");
 like($err,
@@ -107,7 +107,7 @@ ok(!-e $target, 'nothing was written');
 
 # --- this version's tbdr restores it ----------------------------------------------
 my $target_ok = "$tmp/restored_by_$me";
-($rc, $out, $err) = $w->run($tmp, 'restore', '-c', $conf, '--pgdata', $target_ok,
+($rc, $out, $err) = $w->run($tmp, 'restore', '-c', $conf, '--as', 'copy', '--pgdata', $target_ok,
 	'--no-progress', '--target', 'immediate');
 is($rc, 0, "the tbdr of PostgreSQL $me restores it") or diag $err;
 is(slurp_file("$target_ok/PG_VERSION"), "$me\n", "the restored directory is PostgreSQL $me");
