@@ -160,6 +160,21 @@ static const TbdrHookSlot hook_slots[TBDR_NUM_HOOK_SLOTS] = {
 	TBDR_HOOK_SLOTS(TBDR_HOOK_ENTRY)
 };
 
+/*
+ * Assign hook of tbdr.s3_verify_tls: off is said loudly, once per server
+ * start and reload.  Only the postmaster says it (every backend runs the
+ * hook too); the postmaster runs it when tbdr is preloaded and again on each
+ * reload whose files set it.
+ */
+static void
+tbdr_assign_verify_tls(bool newval, void *extra)
+{
+	if (!newval && !IsUnderPostmaster)
+		ereport(WARNING,
+				(errmsg(TBDR_VERIFY_TLS_OFF_WARNING),
+				 errhint("Set tbdr.s3_verify_tls = on; for a private CA, name its certificates in tbdr.s3_ca_file.")));
+}
+
 static GucContext
 guc_context(const TbdrSetting *s)
 {
@@ -239,7 +254,10 @@ tbdr_define_gucs(void)
 			case TBDR_SETTING_BOOL:
 				DefineCustomBoolVariable(name, s->short_desc, NULL,
 										 (bool *) field, s->boot_int != 0,
-										 context, flags, NULL, NULL, NULL);
+										 context, flags, NULL,
+										 s->offset == offsetof(TbdrConfig, s3_verify_tls) ?
+										 tbdr_assign_verify_tls : NULL,
+										 NULL);
 				break;
 			case TBDR_SETTING_INT:
 				DefineCustomIntVariable(name, s->short_desc, NULL,

@@ -13,6 +13,7 @@
 #include "postgres_fe.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@
 /* S3 refuses requests signed more than 15 minutes off its clock. */
 #define CHECK_SKEW_FAIL		(15 * 60)
 #define CHECK_SKEW_WARN		60
+/* Configuration files up to this size are read for secrets. */
+#define CHECK_CONF_MAX		(1024 * 1024)
 
 static const struct option check_options[] = {
 	CLI_COMMON_LONGOPTS,
@@ -161,6 +164,71 @@ clock_skew(TbdrStorage *st, long *skew)
 	return true;
 }
 
+/*
+ * The data directory the configuration belongs to: $PGDATA, else the
+ * directory of the configuration file if it is one (holds PG_VERSION).
+ */
+static char *
+data_directory(void)
+{
+	const char *pgdata = getenv("PGDATA");
+	char	   *conf = cli_config_file();
+	char	   *version;
+	bool		is_data;
+
+	if (pgdata && pgdata[0])
+		return make_absolute_path(pgdata);
+	if (conf == NULL)
+		return NULL;
+	get_parent_directory(conf);
+	version = psprintf("%s/PG_VERSION", conf);
+	is_data = access(version, F_OK) == 0;
+	pfree(version);
+	return is_data ? conf : NULL;
+}
+
+/*
+ * Settings that weaken the protection of the repository: warnings, not
+ * failures (the checks after still tell whether the repository works).
+ * tbdr.s3_verify_tls = off; a secret in a configuration file of the data
+ * directory, which base backups store without it (so a restored server
+ * would miss it) and which is readable wherever the data directory is.
+ */
+static void
+check_safety(const TbdrConfig *cfg, bool is_s3)
+{
+	char	   *datadir = data_directory();
+	DIR		   *d;
+	struct dirent *de;
+
+	if (is_s3 && !cfg->s3_verify_tls)
+		step_warn("tls", TBDR_VERIFY_TLS_OFF_WARNING "; set tbdr.s3_verify_tls = on (with tbdr.s3_ca_file for a private CA)");
+	if (datadir == NULL || (d = opendir(datadir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+	{
+		size_t		len = strlen(de->d_name);
+		char	   *path;
+		const char *first;
+		StringInfoData scratch;
+		TbdrError	err;
+		int			n;
+
+		if (len <= 5 || strcmp(de->d_name + len - 5, ".conf") != 0)
+			continue;
+		path = psprintf("%s/%s", datadir, de->d_name);
+		initStringInfo(&scratch);
+		n = tbdr_config_redact_file(path, CHECK_CONF_MAX, &scratch, &first, &err);
+		if (n > 0)
+			step_warn("secrets", "\"%s\" sets tbdr.%s%s inside the data directory: base backups store this file with the secret removed, so a restored server lacks it; "
+					  "move secrets to a file outside the data directory (tbdr.s3_credentials_file, or a tbdr.conf given with -c and included by postgresql.conf)",
+					  path, first, n > 1 ? " and other secrets" : "");
+		pfree(scratch.data);
+		pfree(path);
+	}
+	closedir(d);
+}
+
 int
 cmd_check(const CliCommand *cmd, int argc, char **argv)
 {
@@ -204,6 +272,7 @@ cmd_check(const CliCommand *cmd, int argc, char **argv)
 	is_s3 = loc.type == TBDR_REPO_S3;
 	step_ok("configuration", "settings valid (%s), repository %s",
 			source, cfg.repository);
+	check_safety(&cfg, is_s3);
 
 	/* 2. credentials (the S3 driver needs them to open) */
 	if (is_s3)

@@ -232,6 +232,7 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 					mappings[nmappings].new_dir = pstrdup(eq + 1);
 					if (mappings[nmappings].old_dir[0] != '/' || eq[1] != '/')
 						cli_usage_error(cmd, "--tablespace-map %s: both directories must be absolute paths", optarg);
+					canonicalize_path((char *) mappings[nmappings].new_dir);
 					nmappings++;
 					break;
 				}
@@ -344,13 +345,13 @@ cmd_restore(const CliCommand *cmd, int argc, char **argv)
 
 	/* recovery settings */
 	initStringInfo(&restore_command);
-	cli_shell_quote(&restore_command, cli_self_path());
+	cli_command_arg(&restore_command, cli_self_path());
 	appendStringInfoString(&restore_command, " archive-get");
 	config_file = cli_config_file();
 	if (config_file)
 	{
 		appendStringInfoString(&restore_command, " -c ");
-		cli_shell_quote(&restore_command, config_file);
+		cli_command_arg(&restore_command, config_file);
 	}
 	appendStringInfoString(&restore_command, " %f %p");
 	memset(&rec, 0, sizeof(rec));

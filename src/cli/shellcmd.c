@@ -29,6 +29,22 @@ cli_shell_quote(StringInfo out, const char *s)
 	appendStringInfoChar(out, '\'');
 }
 
+void
+cli_command_arg(StringInfo out, const char *s)
+{
+	StringInfoData quoted;
+
+	initStringInfo(&quoted);
+	cli_shell_quote(&quoted, s);
+	for (const char *p = quoted.data; *p; p++)
+	{
+		if (*p == '%')
+			appendStringInfoChar(out, '%');
+		appendStringInfoChar(out, *p);
+	}
+	pfree(quoted.data);
+}
+
 char *
 cli_self_path(void)
 {

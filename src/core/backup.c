@@ -29,6 +29,9 @@
 /* Read size: a multiple of BLCKSZ, large enough for fast sequential I/O. */
 #define BACKUP_CHUNK	((size_t) 1024 * 1024)
 
+/* Configuration files up to this size are checked for secrets. */
+#define REDACT_MAX_SIZE	(1024 * 1024)
+
 /* ---------------------------------------------------------------------
  * The plan
  * ---------------------------------------------------------------------
@@ -266,6 +269,50 @@ excluded_file(const char *name)
 	return false;
 }
 
+/* A configuration file (postgresql.conf syntax): "*.conf". */
+static bool
+config_file_name(const char *name)
+{
+	size_t		len = strlen(name);
+
+	return len > 5 && strcmp(name + len - 5, ".conf") == 0;
+}
+
+/*
+ * No secret of the configuration reaches the repository: a configuration
+ * file of the data directory that sets a secret tbdr.* setting (tbdr.conf,
+ * postgresql.conf, postgresql.auto.conf after ALTER SYSTEM) is stored with
+ * those lines replaced by a comment (tbdr_config_redact), as in-memory
+ * content read now; the others are copied as they are.  A restored server
+ * then needs its secrets from outside the data directory, where the
+ * documented setup keeps them anyway.
+ */
+static bool
+redact_config_file(WalkState *ws, TbdrBackupEntry *e)
+{
+	StringInfoData out;
+	int			n;
+
+	initStringInfo(&out);
+	n = tbdr_config_redact_file(e->source, REDACT_MAX_SIZE, &out, NULL, ws->err);
+	if (n > 0)
+	{
+		pfree(e->source);
+		e->source = NULL;
+		e->data = out.data;
+		e->size = out.len;
+		return true;
+	}
+	pfree(out.data);
+	if (n < 0 && ws->err->code == TBDR_ERR_NOT_FOUND)
+	{
+		/* vanished: the copy leaves it out as well */
+		tbdr_error_clear(ws->err);
+		return true;
+	}
+	return n == 0;
+}
+
 /*
  * Walk one tablespace link pg_tblspc/<oid>: record it, then its contents
  * under the same relative path.
@@ -442,7 +489,10 @@ walk_dir(WalkState *ws, const char *fs_path, const char *rel, DirKind kind,
 			e->mode = st.st_mode & 07777;
 			e->check_pages = is_rel;
 			e->first_block = is_rel ? (int64) segno * RELSEG_SIZE : 0;
-			ws->plan->total_bytes += st.st_size;
+			if (kind == DIR_OTHER && depth_in_ts == 0 &&
+				config_file_name(name) && st.st_size <= REDACT_MAX_SIZE)
+				ok = redact_config_file(ws, e);
+			ws->plan->total_bytes += e->size;
 		}
 		/* other types (sockets, stray links) are skipped, as pg_basebackup does */
 

@@ -14,9 +14,11 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/cron.h"
@@ -1085,6 +1087,16 @@ parse_value(const char **pp, const char **what)
 	return buf.data;
 }
 
+/* The end of a parameter name: letters, digits, _, $ and . (qualified). */
+static const char *
+name_end(const char *p)
+{
+	while (isalnum((unsigned char) *p) || *p == '_' || *p == '$' || *p == '.' ||
+		   (unsigned char) *p >= 0x80)
+		p++;
+	return p;
+}
+
 /* Handle one line; false on error (err filled). */
 static bool
 process_line(TbdrConfig *cfg, const char *path, int lineno, const char *line,
@@ -1109,9 +1121,7 @@ process_line(TbdrConfig *cfg, const char *path, int lineno, const char *line,
 		syntax_error(err, path, lineno, "expected a parameter name");
 		return false;
 	}
-	while (isalnum((unsigned char) *p) || *p == '_' || *p == '$' || *p == '.' ||
-		   (unsigned char) *p >= 0x80)
-		p++;
+	p = name_end(p);
 	name = pnstrdup(name_start, p - name_start);
 
 	while (isspace((unsigned char) *p))
@@ -1289,4 +1299,96 @@ check_backup_schedule(const char *value, char **message)
 		return true;
 	*message = pstrdup(err.message);
 	return false;
+}
+
+/*
+ * The secret setting a line of a configuration file sets, or NULL.  Only
+ * the name matters: the value of a secret line is what must go, whatever
+ * its syntax.
+ */
+static const TbdrSetting *
+secret_line(const char *line, size_t len)
+{
+	char	   *copy = pnstrdup(line, len);	/* data need not end in NUL */
+	char	   *p = copy;
+	const TbdrSetting *s = NULL;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (pg_strncasecmp(p, "tbdr.", 5) == 0)
+	{
+		*(char *) name_end(p) = '\0';
+		s = tbdr_setting_find(p);
+	}
+	pfree(copy);
+	return (s && (s->flags & TBDR_SETTING_SECRET)) ? s : NULL;
+}
+
+int
+tbdr_config_redact(const char *data, size_t len, StringInfo out,
+				   const char **first)
+{
+	const char *p = data;
+	const char *end = data + len;
+	int			n = 0;
+
+	if (first)
+		*first = NULL;
+	while (p < end)
+	{
+		const char *nl = memchr(p, '\n', end - p);
+		size_t		linelen = nl ? (size_t) (nl - p) : (size_t) (end - p);
+		const TbdrSetting *s = secret_line(p, linelen);
+
+		if (s)
+		{
+			appendStringInfo(out, "# tbdr.%s: " TBDR_REDACTED_NOTE "\n", s->name);
+			if (first && *first == NULL)
+				*first = s->name;
+			n++;
+		}
+		else
+		{
+			appendBinaryStringInfo(out, p, linelen);
+			if (nl)
+				appendStringInfoChar(out, '\n');
+		}
+		p += linelen + (nl ? 1 : 0);
+	}
+	return n;
+}
+
+int
+tbdr_config_redact_file(const char *path, size_t max_len, StringInfo out,
+						const char **first, TbdrError *err)
+{
+	int			fd = open(path, O_RDONLY | PG_BINARY, 0);
+	char	   *buf;
+	ssize_t		len;
+	int			n;
+
+	if (fd < 0)
+	{
+		tbdr_error_errno(err, "could not open \"%s\"", path);
+		if (errno == ENOENT)
+			err->code = TBDR_ERR_NOT_FOUND;
+		return -1;
+	}
+	buf = palloc(max_len + 1);
+	len = read(fd, buf, max_len + 1);
+	if (len < 0 || (size_t) len > max_len)
+	{
+		if (len < 0)
+			tbdr_error_errno(err, "could not read \"%s\"", path);
+		else
+			tbdr_error_set(err, TBDR_ERR_IO, "configuration file \"%s\" is larger than %zu bytes",
+						   path, max_len);
+		close(fd);
+		pfree(buf);
+		return -1;
+	}
+	close(fd);
+	n = tbdr_config_redact(buf, len, out, first);
+	pfree(buf);
+	return n;
 }

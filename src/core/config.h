@@ -14,6 +14,7 @@
 #define TBDR_CONFIG_H
 
 #include "core/error.h"
+#include "lib/stringinfo.h"
 
 typedef enum TbdrUriStyle
 {
@@ -166,6 +167,28 @@ extern bool tbdr_config_require_encryption(const TbdrConfig *cfg);
  * tbdr.allow_unauthenticated_reads on, or NULL when that is not the case.
  */
 extern const char *tbdr_config_unauthenticated_warning(const TbdrConfig *cfg);
+
+/*
+ * Copy a file's content in postgresql.conf syntax (data, len) to out with
+ * each line that sets a secret tbdr.* setting (TBDR_SETTING_SECRET)
+ * replaced by the comment "# tbdr.NAME: " TBDR_REDACTED_NOTE: what a base
+ * backup stores of a configuration file, so that no secret reaches the
+ * repository.  Returns how many lines were replaced; *first (may be NULL)
+ * gets the name of the first such setting.
+ */
+#define TBDR_REDACTED_NOTE "value removed (tbdr stores no secret in backups; keep secrets in a file outside the data directory)"
+extern int	tbdr_config_redact(const char *data, size_t len, StringInfo out,
+							   const char **first);
+/* The same for a file of at most max_len bytes; -1 with err set on error. */
+extern int	tbdr_config_redact_file(const char *path, size_t max_len,
+									StringInfo out, const char **first,
+									TbdrError *err);
+
+/*
+ * tbdr.s3_verify_tls = off: said by the server at start and reload, and by
+ * tbdr check.
+ */
+#define TBDR_VERIFY_TLS_OFF_WARNING "tbdr.s3_verify_tls is off: the S3 server's TLS certificate is not verified, so anyone on the network path can pose as the server, read unencrypted backups and WAL, and alter or withhold what is stored and restored"
 
 /* A value as text, for display ("********" for a set secret). */
 extern char *tbdr_config_show(const TbdrConfig *cfg, const TbdrSetting *s);

@@ -5,6 +5,7 @@
  */
 #include "core/tbdr_base.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,8 @@ struct TbdrRestore
 	char	   *keep;			/* per file: delta found it identical */
 	char	   *done;			/* per file: restored and verified */
 	bool	   *part_needed;	/* per part index */
+	char	  **ts_verdir;		/* per tablespace: its PG_<major>_<catversion>
+								 * subdirectory, NULL if the backup has none */
 	volatile bool cancelled;
 	TbdrRestoreStats stats;
 };
@@ -98,6 +101,124 @@ safe_path(const char *p)
 		c += len + (slash ? 1 : 0);
 	}
 	return true;
+}
+
+/*
+ * An absolute path without "..", "." or empty components and not "/": a
+ * tablespace location that means what it says.
+ */
+static bool
+normalized_abs_path(const char *p)
+{
+	return p[0] == '/' && safe_path(p + 1);
+}
+
+/* Is a or a subdirectory of b? */
+static bool
+path_within(const char *a, const char *b)
+{
+	size_t		len = strlen(b);
+
+	return strncmp(a, b, len) == 0 && (a[len] == '/' || a[len] == '\0');
+}
+
+/*
+ * For a path under pg_tblspc/<oid>/ of one of the backup's tablespaces: the
+ * tablespace's index, and the path's first component below the link (its
+ * length in *complen, 0 if the path is the link itself).  -1 otherwise.
+ */
+static int
+tablespace_component(const TbdrManifest *m, const char *path,
+					 const char **comp, size_t *complen)
+{
+	unsigned int oid;
+	int			n = 0;
+
+	if (sscanf(path, "pg_tblspc/%u%n", &oid, &n) != 1 ||
+		(path[n] != '\0' && path[n] != '/'))
+		return -1;
+	for (int i = 0; i < m->ntablespaces; i++)
+	{
+		if (m->tablespaces[i].oid != oid)
+			continue;
+		*comp = path[n] ? path + n + 1 : path + n;
+		*complen = strcspn(*comp, "/");
+		return i;
+	}
+	return -1;
+}
+
+/* "PG_<major>_<catversion>", the major matching the backup's if known. */
+static bool
+version_dir_name(const TbdrManifest *m, const char *comp, size_t len)
+{
+	int			major = 0;
+	size_t		i = 3;
+
+	if (len < 6 || strncmp(comp, "PG_", 3) != 0)
+		return false;
+	for (; i < len && isdigit((unsigned char) comp[i]); i++)
+		major = major * 10 + (comp[i] - '0');
+	if (i == 3 || i >= len - 1 || comp[i] != '_')
+		return false;
+	for (i++; i < len; i++)
+		if (!isdigit((unsigned char) comp[i]))
+			return false;
+	return m->pg_version < 100000 || major == m->pg_version / 10000;
+}
+
+/*
+ * Everything of a tablespace lives in its PG_<major>_<catversion>
+ * subdirectory: that is the only place a restore writes to (or, with
+ * --delta and --force, removes from) in a tablespace location, so that
+ * other versions' subdirectories and unrelated files there stay intact.
+ * Learn each tablespace's subdirectory from the manifest, and refuse a
+ * manifest with anything else under a tablespace link.
+ */
+static bool
+plan_version_dirs(TbdrRestore *r, TbdrError *err)
+{
+	const TbdrManifest *m = r->m;
+
+	r->ts_verdir = palloc0(sizeof(char *) * Max(m->ntablespaces, 1));
+	for (int i = 0; i < m->nfiles + m->ndirs; i++)
+	{
+		bool		is_file = i < m->nfiles;
+		const char *path = is_file ? m->files[i].path : m->dirs[i - m->nfiles].path;
+		const char *comp;
+		size_t		len;
+		int			t = tablespace_component(m, path, &comp, &len);
+
+		if (t < 0 || (len == 0 && !is_file))
+			continue;
+		if (len == 0 || !version_dir_name(m, comp, len) ||
+			(is_file && comp[len] == '\0') ||
+			(r->ts_verdir[t] && (strlen(r->ts_verdir[t]) != len ||
+								 strncmp(r->ts_verdir[t], comp, len) != 0)))
+		{
+			tbdr_error_set(err, TBDR_ERR_CORRUPT,
+						   "the manifest of backup %s has \"%s\" outside the version directory (PG_<major>_<catversion>) of tablespace %u",
+						   m->id, path, m->tablespaces[t].oid);
+			tbdr_error_hint(err, "A backup taken by tbdr has nothing else under a tablespace link: the manifest is damaged or forged; restore another backup (--backup ID).");
+			return false;
+		}
+		if (r->ts_verdir[t] == NULL)
+			r->ts_verdir[t] = pnstrdup(comp, len);
+	}
+	return true;
+}
+
+/* Is a tar entry of a tablespace inside its version directory? */
+static bool
+entry_in_version_dir(const TbdrRestore *r, const char *path)
+{
+	const char *comp;
+	size_t		len;
+	int			t = tablespace_component(r->m, path, &comp, &len);
+
+	return t < 0 || len == 0 ||
+		(r->ts_verdir[t] && strlen(r->ts_verdir[t]) == len &&
+		 strncmp(r->ts_verdir[t], comp, len) == 0);
 }
 
 /* The tablespace whose link is exactly this path, or NULL. */
@@ -310,9 +431,35 @@ tbdr_restore_create(const TbdrManifest *m, const TbdrRestoreOptions *opts,
 			return NULL;
 		}
 	}
+	for (int t = 0; t < m->ntablespaces; t++)
+	{
+		if (!normalized_abs_path(m->tablespaces[t].location))
+		{
+			tbdr_error_set(err, TBDR_ERR_CORRUPT,
+						   "the manifest of backup %s has an invalid location \"%s\" for tablespace %u",
+						   m->id, m->tablespaces[t].location, m->tablespaces[t].oid);
+			tbdr_error_hint(err, "Tablespace locations are absolute paths without \".\" or \"..\": the manifest is damaged or forged; restore another backup (--backup ID).");
+			tbdr_restore_free(r);
+			return NULL;
+		}
+	}
+	if (!plan_version_dirs(r, err))
+	{
+		tbdr_restore_free(r);
+		return NULL;
+	}
 	for (int i = 0; i < opts->nmappings; i++)
 	{
 		bool		found = false;
+
+		if (!normalized_abs_path(opts->mappings[i].new_dir))
+		{
+			tbdr_error_set(err, TBDR_ERR_CONFIG,
+						   "--tablespace-map %s=%s: the new directory must be an absolute path without \".\", \"..\" or \"//\"",
+						   opts->mappings[i].old_dir, opts->mappings[i].new_dir);
+			tbdr_restore_free(r);
+			return NULL;
+		}
 
 		for (int t = 0; t < m->ntablespaces; t++)
 			found |= strcmp(m->tablespaces[t].location, opts->mappings[i].old_dir) == 0;
@@ -338,6 +485,8 @@ tbdr_restore_create(const TbdrManifest *m, const TbdrRestoreOptions *opts,
 	}
 	return r;
 }
+
+static char *version_dir_path(const TbdrRestore *r, int t);
 
 /*
  * Delta: remove what is not in the backup, keep what is identical.  rel is
@@ -372,10 +521,21 @@ delta_walk(TbdrRestore *r, const char *abs, const char *rel, TbdrError *err)
 		}
 		else if (S_ISLNK(st.st_mode) && tablespace_link(r->m, crel))
 		{
-			/* relinked by prepare; walk the tablespace's contents */
-			const TbdrManifestTablespace *ts = tablespace_link(r->m, crel);
+			/*
+			 * Relinked by prepare: walk the tablespace's version directory
+			 * only; whatever else is in its location is not ours.
+			 */
+			int			t = tablespace_link(r->m, crel) - r->m->tablespaces;
 
-			ok = delta_walk(r, tbdr_restore_tablespace_dir(r, ts), crel, err);
+			if (r->ts_verdir[t])
+			{
+				char	   *vdir = version_dir_path(r, t);
+				char	   *vrel = psprintf("%s/%s", crel, r->ts_verdir[t]);
+
+				ok = delta_walk(r, vdir, vrel, err);
+				pfree(vdir);
+				pfree(vrel);
+			}
 		}
 		else if (S_ISDIR(st.st_mode))
 		{
@@ -428,7 +588,10 @@ delta_walk(TbdrRestore *r, const char *abs, const char *rel, TbdrError *err)
 	return ok;
 }
 
-/* Is a target directory usable: absent, empty, or allowed by delta/force. */
+/*
+ * Is a target directory usable: absent, empty, or allowed by delta/force?
+ * Only checks; a --force wipe comes later, once every target passed.
+ */
 static bool
 check_target_dir(TbdrRestore *r, const char *dir, const char *what,
 				 TbdrError *err)
@@ -437,26 +600,111 @@ check_target_dir(TbdrRestore *r, const char *dir, const char *what,
 
 	if (ne < 0)
 		return false;
-	if (ne == 0 || r->opts.delta)
+	if (ne == 0 || r->opts.delta || r->opts.force)
 		return true;
-	if (r->opts.force)
-		return remove_tree(dir, true, NULL, err);
 	tbdr_error_set(err, TBDR_ERR_CONFLICT, "%s \"%s\" is not empty", what, dir);
 	tbdr_error_hint(err, "Restore into an empty directory, or use --delta to update it in place (only files that differ are rewritten) or --force to overwrite it.");
 	return false;
 }
 
-bool
-tbdr_restore_prepare(TbdrRestore *r, TbdrError *err)
+/* Was the location of tablespace ts named by --tablespace-map? */
+static bool
+tablespace_mapped(const TbdrRestore *r, const TbdrManifestTablespace *ts)
+{
+	for (int i = 0; i < r->opts.nmappings; i++)
+	{
+		if (strcmp(r->opts.mappings[i].old_dir, ts->location) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Where tablespace t's files go: its location's version directory. */
+static char *
+version_dir_path(const TbdrRestore *r, int t)
+{
+	return psprintf("%s/%s", tbdr_restore_tablespace_dir(r, &r->m->tablespaces[t]),
+					r->ts_verdir[t]);
+}
+
+/*
+ * Check where tablespace t goes, writing nothing.  A location the manifest
+ * names is written to only when it is absent or empty: a non-empty one may
+ * be a live tablespace of this host (a test copy restored on the
+ * production machine), so the DBA has to name it with --tablespace-map,
+ * mapped to itself or elsewhere.  Inside a location only the backup's
+ * version directory is ever touched.
+ */
+static bool
+check_tablespace_target(TbdrRestore *r, int t, TbdrError *err)
+{
+	const TbdrManifestTablespace *ts = &r->m->tablespaces[t];
+	const char *dir = tbdr_restore_tablespace_dir(r, ts);
+	const char *pgdata = r->opts.pgdata;
+	char	   *what;
+	char	   *vdir;
+	bool		ok;
+
+	if (path_within(dir, pgdata) || path_within(pgdata, dir))
+	{
+		tbdr_error_set(err, TBDR_ERR_CONFIG,
+					   "tablespace %u: location \"%s\" %s the data directory",
+					   ts->oid, dir, path_within(dir, pgdata) ? "is inside" : "contains");
+		tbdr_error_hint(err, "Map it elsewhere with --tablespace-map %s=NEWDIR.", ts->location);
+		return false;
+	}
+	for (int o = 0; o < t; o++)
+	{
+		const char *other = tbdr_restore_tablespace_dir(r, &r->m->tablespaces[o]);
+
+		if (path_within(dir, other) || path_within(other, dir))
+		{
+			tbdr_error_set(err, TBDR_ERR_CONFIG,
+						   "the locations of tablespaces %u (\"%s\") and %u (\"%s\") overlap",
+						   r->m->tablespaces[o].oid, other, ts->oid, dir);
+			tbdr_error_hint(err, "Map them to separate directories with --tablespace-map OLDDIR=NEWDIR.");
+			return false;
+		}
+	}
+	if (!tablespace_mapped(r, ts))
+	{
+		int			ne = dir_not_empty(dir, err);
+
+		if (ne < 0)
+			return false;
+		if (ne > 0)
+		{
+			tbdr_error_set(err, TBDR_ERR_CONFLICT,
+						   "location of tablespace %u \"%s\" is not empty", ts->oid, dir);
+			tbdr_error_hint(err, "A restore writes into a tablespace location from the backup only when it is absent or empty, so as not to touch a tablespace in use. "
+							"Restore it elsewhere with --tablespace-map %s=NEWDIR, or name this location to restore into it: --tablespace-map %s=%s "
+							"(only its subdirectory %s is written; --delta or --force then update or replace only that subdirectory).",
+							ts->location, ts->location, ts->location,
+							r->ts_verdir[t] ? r->ts_verdir[t] : "PG_<major>_<catversion>");
+			return false;
+		}
+	}
+	if (r->ts_verdir[t] == NULL)
+		return true;
+	vdir = version_dir_path(r, t);
+	what = psprintf("directory of tablespace %u", ts->oid);
+	ok = check_target_dir(r, vdir, what, err);
+	pfree(what);
+	pfree(vdir);
+	return ok;
+}
+
+/* Checks of the data directory itself, writing nothing. */
+static bool
+check_pgdata(TbdrRestore *r, TbdrError *err)
 {
 	const char *pgdata = r->opts.pgdata;
-	const TbdrManifest *m = r->m;
 	struct stat st;
 	char	   *path;
 
-	if (pgdata == NULL || pgdata[0] != '/')
+	if (pgdata == NULL || !normalized_abs_path(pgdata))
 	{
-		tbdr_error_set(err, TBDR_ERR_CONFIG, "the data directory must be an absolute path");
+		tbdr_error_set(err, TBDR_ERR_CONFIG, "the data directory must be an absolute path without \".\", \"..\" or \"//\"");
 		return false;
 	}
 	if (stat(pgdata, &st) == 0 && !S_ISDIR(st.st_mode))
@@ -474,39 +722,24 @@ tbdr_restore_prepare(TbdrRestore *r, TbdrError *err)
 		return false;
 	}
 	pfree(path);
+	return check_target_dir(r, pgdata, "data directory", err);
+}
 
-	if (!check_target_dir(r, pgdata, "data directory", err))
+/*
+ * The directories: with --force first emptied (the data directory, and of
+ * each tablespace only its version directory), then created, and the
+ * tablespace links.
+ */
+static bool
+make_target_dirs(TbdrRestore *r, TbdrError *err)
+{
+	const char *pgdata = r->opts.pgdata;
+	const TbdrManifest *m = r->m;
+	struct stat st;
+	char	   *path;
+
+	if (r->opts.force && !remove_tree(pgdata, true, NULL, err))
 		return false;
-	for (int i = 0; i < m->ntablespaces; i++)
-	{
-		const char *dir = tbdr_restore_tablespace_dir(r, &m->tablespaces[i]);
-
-		if (dir[0] != '/')
-		{
-			tbdr_error_set(err, TBDR_ERR_CONFIG,
-						   "tablespace %u: location \"%s\" is not an absolute path",
-						   m->tablespaces[i].oid, dir);
-			return false;
-		}
-		if (strncmp(dir, pgdata, strlen(pgdata)) == 0 &&
-			(dir[strlen(pgdata)] == '/' || dir[strlen(pgdata)] == '\0'))
-		{
-			tbdr_error_set(err, TBDR_ERR_CONFIG,
-						   "tablespace %u: location \"%s\" is inside the data directory",
-						   m->tablespaces[i].oid, dir);
-			tbdr_error_hint(err, "Map it elsewhere with --tablespace-map %s=NEWDIR.",
-							m->tablespaces[i].location);
-			return false;
-		}
-		if (!check_target_dir(r, dir, psprintf("location of tablespace %u", m->tablespaces[i].oid), err))
-		{
-			if (err->code == TBDR_ERR_CONFLICT)
-				tbdr_error_hint(err, "Map it to an empty directory with --tablespace-map %s=NEWDIR, or use --delta or --force.",
-								m->tablespaces[i].location);
-			return false;
-		}
-	}
-
 	if (!mkdir_p(pgdata, err))
 		return false;
 	if (chmod(pgdata, 0700) != 0)
@@ -525,6 +758,15 @@ tbdr_restore_prepare(TbdrRestore *r, TbdrError *err)
 
 		if (!mkdir_p(dir, err))
 			return false;
+		if (r->ts_verdir[i])
+		{
+			char	   *vdir = version_dir_path(r, i);
+
+			if ((r->opts.force && !remove_tree(vdir, true, NULL, err)) ||
+				!mkdir_p(vdir, err))
+				return false;
+			pfree(vdir);
+		}
 		if (lstat(link, &st) == 0 && !remove_tree(link, false, NULL, err))
 			return false;
 		if (symlink(dir, link) != 0)
@@ -534,6 +776,26 @@ tbdr_restore_prepare(TbdrRestore *r, TbdrError *err)
 		}
 		pfree(link);
 	}
+	return true;
+}
+
+bool
+tbdr_restore_prepare(TbdrRestore *r, TbdrError *err)
+{
+	const char *pgdata = r->opts.pgdata;
+	const TbdrManifest *m = r->m;
+	char	   *path;
+
+	/* every check before anything is written or removed */
+	if (!check_pgdata(r, err))
+		return false;
+	for (int i = 0; i < m->ntablespaces; i++)
+	{
+		if (!check_tablespace_target(r, i, err))
+			return false;
+	}
+	if (!make_target_dirs(r, err))
+		return false;
 
 	if (r->opts.delta)
 	{
@@ -628,6 +890,12 @@ entry_start(void *arg, const TbdrTarEntry *e, TbdrError *err)
 		char	   *dir;
 		bool		ok;
 
+		if (!entry_in_version_dir(r, e->path))
+		{
+			tbdr_error_set(err, TBDR_ERR_CORRUPT,
+						   "the part has \"%s\", outside its tablespace's version directory", e->path);
+			return false;
+		}
 		if (r->opts.verify_only || tablespace_link(r->m, e->path))
 			return true;
 		dir = psprintf("%s/%s", pgdata, e->path);
@@ -985,6 +1253,13 @@ tbdr_restore_free(TbdrRestore *r)
 	pfree(r->keep);
 	pfree(r->done);
 	pfree(r->part_needed);
+	if (r->ts_verdir)
+	{
+		for (int i = 0; i < r->m->ntablespaces; i++)
+			if (r->ts_verdir[i])
+				pfree(r->ts_verdir[i]);
+		pfree(r->ts_verdir);
+	}
 	pfree(r);
 }
 
@@ -1021,7 +1296,8 @@ recovery_line(const char *line, size_t len)
 {
 	while (len > 0 && (*line == ' ' || *line == '\t'))
 		line++, len--;
-	if (len >= 6 && strncmp(line, "# tbdr", 6) == 0)
+	/* the marker below, not "# tbdr.NAME: value removed" of a backup */
+	if (len >= 15 && strncmp(line, "# tbdr restore:", 15) == 0)
 		return true;
 	return (len >= 15 && pg_strncasecmp(line, "recovery_target", 15) == 0) ||
 		sets_parameter(line, len, "restore_command") ||

@@ -4,8 +4,9 @@
  *	  here as the backup writes them (tar stream, zstd, optional AES-GCM),
  *	  restored and verified; a file whose SHA-256 does not match, a part
  *	  changed in the repository, a wrong key, --delta keeping identical
- *	  files and removing strays, and the recovery settings replacing those
- *	  of an earlier restore.
+ *	  files and removing strays, the recovery settings replacing those
+ *	  of an earlier restore; forged tablespaces writing nothing outside
+ *	  the data directory; secrets removed from configuration files.
  *-------------------------------------------------------------------------
  */
 #include "core/tbdr_base.h"
@@ -322,6 +323,59 @@ main(void)
 	tbdr_manifest_add_file(m, "../escape");
 	ok(!run_restore(m, psprintf("%s/data6", root), false, false, NULL, NULL, &err) &&
 	   err.code == TBDR_ERR_CORRUPT, "a path with .. is refused");
+
+	/* forged tablespaces: nothing is written outside the data directory */
+	{
+		char	   *victim = psprintf("%s/victim", root);
+		char	   *pgdata = psprintf("%s/data7", root);
+		struct stat sb;
+
+		if (mkdir(victim, 0700) != 0 ||
+			system(psprintf("echo keep > '%s/file'", victim)) != 0)
+			diag("could not make the victim directory");
+
+		m = tbdr_manifest_create("20261130T070000Z", "complete");
+		tbdr_manifest_add_tablespace(m, 16400, psprintf("%s/../victim", pgdata));
+		ok(!run_restore(m, pgdata, false, false, NULL, NULL, &err) &&
+		   err.code == TBDR_ERR_CORRUPT && strstr(err.message, "invalid location") != NULL,
+		   "a tablespace location with .. is refused");
+
+		m = tbdr_manifest_create("20261130T070000Z", "complete");
+		tbdr_manifest_add_tablespace(m, 16400, victim);
+		tbdr_manifest_add_file(m, "pg_tblspc/16400/file");
+		ok(!run_restore(m, pgdata, false, false, NULL, NULL, &err) &&
+		   err.code == TBDR_ERR_CORRUPT && strstr(err.message, "outside the version directory") != NULL,
+		   "a tablespace file outside PG_<major>_<catversion> is refused");
+
+		m = tbdr_manifest_create("20261130T070000Z", "complete");
+		tbdr_manifest_add_tablespace(m, 16400, victim);
+		tbdr_manifest_add_dir(m, "pg_tblspc/16400/PG_15_202209061", 0);
+		ok(!run_restore(m, pgdata, true, false, NULL, NULL, &err) &&
+		   err.code == TBDR_ERR_CONFLICT && strstr(err.hint, "--tablespace-map") != NULL,
+		   "a non-empty location not mapped is refused, even with --delta");
+		ok(stat(pgdata, &sb) != 0 && stat(psprintf("%s/PG_15_202209061", victim), &sb) != 0 &&
+		   stat(psprintf("%s/file", victim), &sb) == 0,
+		   "and nothing was written");
+	}
+
+	/* what a backup stores of a configuration file */
+	{
+		const char *conf = "# comment\ntbdr.repository = 's3://b/p'\n"
+			"  TBDR.S3_Secret_Access_Key = 'hush'\n"
+			"tbdr.s3_session_token 'Zq9' # inline\n"
+			"work_mem = '4MB'";
+		StringInfoData out;
+		const char *first;
+
+		initStringInfo(&out);
+		is_int(tbdr_config_redact(conf, strlen(conf), &out, &first), 2, "two secret lines found");
+		ok(strcmp(first, "s3_secret_access_key") == 0, "the first one named");
+		ok(strstr(out.data, "hush") == NULL && strstr(out.data, "Zq9") == NULL, "their values are gone");
+		ok(strstr(out.data, "# comment\ntbdr.repository = 's3://b/p'\n# tbdr.s3_secret_access_key: value removed") == out.data &&
+		   strstr(out.data, "\n# tbdr.s3_session_token: value removed") != NULL &&
+		   strstr(out.data, "\nwork_mem = '4MB'") != NULL &&
+		   out.data[out.len - 1] == '\'', "the rest is kept as it was");
+	}
 
 	tbdr_storage_close(st);
 	if (system(psprintf("rm -rf '%s'", root)) != 0)

@@ -146,12 +146,8 @@ sub download
 		my ($hi, $lo) = unpack('NN', substr($trailer, 4, 8));
 		my $len = $hi * 4294967296 + $lo;
 		my $sha = unpack('H*', substr($trailer, 12, 32));
-		my $zst = "$self->{tmp}/part.zst";
-		open(my $fh, '>:raw', $zst) or die;
-		print $fh substr($obj, 48, length($obj) - 48 - 44);
-		close $fh;
 		my $tar = "$self->{tmp}/part.tar";
-		IPC::Run::run([ 'zstd', '-q', '-d', '-f', $zst, '-o', $tar ])
+		_unzstd(substr($obj, 48, length($obj) - 48 - 44), "$self->{tmp}/part", $tar)
 		  or croak "zstd -d $p->{key} failed";
 		my $tsha = Digest::SHA->new(256)->addfile($tar, 'b')->hexdigest;
 		croak "$p->{key}: tar stream SHA-256 $tsha != trailer $sha" unless $tsha eq $sha;
@@ -173,7 +169,7 @@ sub download
 			  unless ($n // 0) == $f->{size} && $d eq $f->{sha256};
 		}
 		close $th;
-		unlink $raw, $zst, $tar;
+		unlink $raw, $tar;
 		$res{parts}++;
 	}
 	for my $f (@{ $m->{files} })
@@ -187,6 +183,36 @@ sub download
 		}
 	}
 	return \%res;
+}
+
+# Decompress zstd data with the zstd program (through $tmp.zst) into $out.
+sub _unzstd
+{
+	my ($data, $tmp, $out) = @_;
+	open(my $fh, '>:raw', "$tmp.zst") or croak "$tmp.zst: $!";
+	print $fh $data;
+	close $fh or croak "$tmp.zst: $!";
+	my $ok = IPC::Run::run([ 'zstd', '-q', '-d', '-f', "$tmp.zst", '-o', $out ]);
+	unlink "$tmp.zst";
+	return $ok;
+}
+
+# The plaintext of an unencrypted tbdr object (codec header "TBDR", zstd or
+# no compression, trailer), decoded independently of tbdr; undef for an
+# object in another format or encrypted.  $tmp: a path prefix for scratch
+# files.
+sub plain_object
+{
+	my ($obj, $tmp) = @_;
+	return undef
+	  unless length($obj) >= 92 && substr($obj, 0, 4) eq 'TBDR'
+	  && ord(substr($obj, 6, 1)) == 0 && substr($obj, -44, 4) eq 'TEND';
+	my $content = substr($obj, 48, length($obj) - 48 - 44);
+	return $content if ord(substr($obj, 5, 1)) == 0;
+	_unzstd($content, $tmp, "$tmp.plain") or croak 'zstd -d failed';
+	my $plain = slurp_file("$tmp.plain");
+	unlink "$tmp.plain";
+	return $plain;
 }
 
 # A new cluster from backup $id, recovering with %o (target => 'immediate'
