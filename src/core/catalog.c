@@ -133,6 +133,30 @@ catalog_codec_options(TbdrCatalog *cat)
 	return opts;
 }
 
+/*
+ * A status object found at its key by a write-once store: ours when it
+ * holds exactly the bytes sent (a retried request whose first answer was
+ * lost), someone else's otherwise.  false with err empty: someone else's.
+ */
+static bool
+same_object(TbdrStorage *st, const char *key, const StringInfoData *sent,
+			TbdrError *err)
+{
+	char	   *data = NULL;
+	size_t		len = 0;
+	bool		same;
+
+	if (!tbdr_storage_get_buffer(st, key, (size_t) sent->len + 1, &data, &len, err))
+	{
+		if (err->code == TBDR_ERR_CORRUPT)
+			tbdr_error_clear(err);	/* larger than ours: not ours */
+		return false;
+	}
+	same = len == (size_t) sent->len && memcmp(data, sent->data, len) == 0;
+	pfree(data);
+	return same;
+}
+
 /* ---------------------------------------------------------------------
  * Status objects
  * ---------------------------------------------------------------------
@@ -247,6 +271,7 @@ tbdr_catalog_write_status(TbdrCatalog *cat, const TbdrManifest *m,
 	StringInfoData json;
 	StringInfoData stored;
 	int			exists;
+	bool		existed = false;
 	bool		ok = false;
 
 	if (name == NULL)
@@ -260,7 +285,11 @@ tbdr_catalog_write_status(TbdrCatalog *cat, const TbdrManifest *m,
 	initStringInfo(&json);
 	initStringInfo(&stored);
 
-	/* Written once: a second writer is a bug or a second server. */
+	/*
+	 * Written once: a second writer is a bug or a second server.  Asked
+	 * first; the store is conditional too, for a writer that comes between
+	 * (then only a retry of our own request leaves the same bytes).
+	 */
 	exists = tbdr_storage_head(cat->storage, key, NULL, err);
 	if (exists < 0)
 		goto done;
@@ -270,7 +299,6 @@ tbdr_catalog_write_status(TbdrCatalog *cat, const TbdrManifest *m,
 		tbdr_error_hint(err, "Status objects are written once; is another server using the same tbdr.repository?");
 		goto done;
 	}
-
 	tbdr_manifest_write(m, &json);
 	if (json.len > cat->max_status)
 	{
@@ -294,12 +322,23 @@ tbdr_catalog_write_status(TbdrCatalog *cat, const TbdrManifest *m,
 		if (!tbdr_codec_encode_buffer(cat->enc, key, json.data, json.len,
 									  &stored, err))
 			goto done;
-		ok = tbdr_storage_put_buffer(cat->storage, key, stored.data,
-									 stored.len, err);
+		ok = tbdr_storage_put_buffer_new(cat->storage, key, stored.data,
+										 stored.len, &existed, err);
 	}
 	else
-		ok = tbdr_storage_put_buffer(cat->storage, key, json.data, json.len,
-									 err);
+		ok = tbdr_storage_put_buffer_new(cat->storage, key, json.data,
+										 json.len, &existed, err);
+	if (ok && existed)
+	{
+		tbdr_error_clear(err);
+		if (!same_object(cat->storage, key, cat->have_key ? &stored : &json, err))
+		{
+			if (err->message[0] == '\0')
+				tbdr_error_set(err, TBDR_ERR_CONFLICT, "\"%s\" already exists", key);
+			tbdr_error_hint(err, "Status objects are written once; is another server using the same tbdr.repository?");
+			ok = false;
+		}
+	}
 
 done:
 	if (!ok)

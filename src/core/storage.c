@@ -144,7 +144,17 @@ tbdr_storage_put(TbdrStorage *st, const char *key, TbdrReadFn read,
 {
 	if (!check_key(st, key, err))
 		return false;
-	return st->driver->put(st, key, read, arg, size_hint, err);
+	return st->driver->put(st, key, read, arg, size_hint, false, NULL, err);
+}
+
+bool
+tbdr_storage_put_new(TbdrStorage *st, const char *key, TbdrReadFn read,
+					 void *arg, int64 size_hint, bool *existed, TbdrError *err)
+{
+	*existed = false;
+	if (!check_key(st, key, err))
+		return false;
+	return st->driver->put(st, key, read, arg, size_hint, true, existed, err);
 }
 
 bool
@@ -246,6 +256,19 @@ tbdr_storage_put_buffer(TbdrStorage *st, const char *key, const void *data,
 	src.len = len;
 	src.pos = 0;
 	return tbdr_storage_put(st, key, buffer_read, &src, (int64) len, err);
+}
+
+bool
+tbdr_storage_put_buffer_new(TbdrStorage *st, const char *key, const void *data,
+							size_t len, bool *existed, TbdrError *err)
+{
+	BufferSource src;
+
+	src.data = (const char *) data;
+	src.len = len;
+	src.pos = 0;
+	return tbdr_storage_put_new(st, key, buffer_read, &src, (int64) len,
+								existed, err);
 }
 
 typedef struct BufferSink

@@ -55,8 +55,8 @@ extern const char *tbdr_storage_describe(TbdrStorage *st);
  * S3: a single PUT when the data fits in one part, else a multipart upload
  * with parts sent concurrently; an upload that fails is aborted.  file://:
  * temporary name, fsync, rename, fsync of the directory.  Replaces an
- * existing object of the same key (callers that must not overwrite check
- * with tbdr_storage_head first).
+ * existing object of the same key (callers that must not overwrite use
+ * tbdr_storage_put_new).
  */
 extern bool tbdr_storage_put(TbdrStorage *st, const char *key,
 							 TbdrReadFn read, void *arg, int64 size_hint,
@@ -64,6 +64,25 @@ extern bool tbdr_storage_put(TbdrStorage *st, const char *key,
 extern bool tbdr_storage_put_buffer(TbdrStorage *st, const char *key,
 									const void *data, size_t len,
 									TbdrError *err);
+
+/*
+ * Store an object only if its key is free: for objects written once and
+ * never rewritten (WAL, status objects).  When an object of that key exists,
+ * nothing is written and *existed is set (the caller then compares).
+ * Atomic where the storage allows it: S3 PUT and CompleteMultipartUpload
+ * with "If-None-Match: *" (412 PreconditionFailed: it exists); file://
+ * renames with RENAME_NOREPLACE (or links).  An S3 server that does not
+ * implement conditional writes (501 NotImplemented, e.g. Swift's s3api) is
+ * asked with a HEAD first, from then on for this handle: a writer that
+ * stores the same key between that HEAD and the PUT can be overwritten
+ * (docs/LAYOUT.md).
+ */
+extern bool tbdr_storage_put_new(TbdrStorage *st, const char *key,
+								 TbdrReadFn read, void *arg, int64 size_hint,
+								 bool *existed, TbdrError *err);
+extern bool tbdr_storage_put_buffer_new(TbdrStorage *st, const char *key,
+										const void *data, size_t len,
+										bool *existed, TbdrError *err);
 extern bool tbdr_storage_put_file(TbdrStorage *st, const char *key,
 								  const char *path, TbdrError *err);
 

@@ -14,8 +14,10 @@
 typedef struct TbdrStorageDriver
 {
 	const char *name;			/* "s3", "file" */
+	/* if_absent: see tbdr_storage_put_new; *existed set only then */
 	bool		(*put) (TbdrStorage *st, const char *key, TbdrReadFn read,
-						void *arg, int64 size_hint, TbdrError *err);
+						void *arg, int64 size_hint, bool if_absent,
+						bool *existed, TbdrError *err);
 	bool		(*get) (TbdrStorage *st, const char *key, int64 offset,
 						int64 length, TbdrWriteFn write, void *arg,
 						TbdrError *err);

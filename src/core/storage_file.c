@@ -327,9 +327,38 @@ write_all(int fd, const char *buf, size_t len, const char *path, TbdrError *err)
 	return true;
 }
 
+/*
+ * Move the complete temporary file to its key, without replacing an
+ * existing object: RENAME_NOREPLACE, or on a file system without it a hard
+ * link (both atomic).  EEXIST: *existed, and the temporary file is removed.
+ */
+static bool
+rename_noreplace(const char *tmp, const char *path, bool *existed, TbdrError *err)
+{
+	int			rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+
+	if (rc < 0 && (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP))
+	{
+		rc = link(tmp, path);
+		if (rc == 0)
+			unlink(tmp);
+	}
+	if (rc == 0)
+		return true;
+	if (errno == EEXIST)
+	{
+		*existed = true;
+		unlink(tmp);
+		return true;
+	}
+	tbdr_error_errno(err, "could not rename file \"%s\" to \"%s\"", tmp, path);
+	err->code = TBDR_ERR_IO;
+	return false;
+}
+
 static bool
 file_put(TbdrStorage *st, const char *key, TbdrReadFn read, void *arg,
-		 int64 size_hint, TbdrError *err)
+		 int64 size_hint, bool if_absent, bool *existed, TbdrError *err)
 {
 	FileRepo   *repo = repo_of(st);
 	char	   *path;
@@ -420,7 +449,9 @@ file_put(TbdrStorage *st, const char *key, TbdrReadFn read, void *arg,
 		tbdr_error_errno(err, "could not close file \"%s\"", tmp);
 		ok = false;
 	}
-	if (ok && rename(tmp, path) < 0)
+	if (ok && if_absent)
+		ok = rename_noreplace(tmp, path, existed, err);
+	else if (ok && rename(tmp, path) < 0)
 	{
 		tbdr_error_errno(err, "could not rename file \"%s\" to \"%s\"", tmp, path);
 		err->code = TBDR_ERR_IO;

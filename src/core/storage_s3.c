@@ -53,6 +53,8 @@ typedef struct S3Priv
 	char	   *storage_class;
 	int64		part_size;		/* bytes */
 	int			parallel;
+	bool		no_conditional; /* the server answered If-None-Match with
+								 * 501: write-once stores HEAD first */
 } S3Priv;
 
 /* One S3 request: the HTTP request plus what signing needs. */
@@ -293,10 +295,9 @@ what_key(S3Priv *priv, const char *verb, const char *fkey)
  */
 
 static int
-s3_head(TbdrStorage *st, const char *key, TbdrObjectInfo *info, TbdrError *err)
+head_fkey(S3Priv *priv, const char *key, const char *fkey,
+		  TbdrObjectInfo *info, TbdrError *err)
 {
-	S3Priv	   *priv = st->priv;
-	char	   *fkey = full_key(priv, key);
 	char	   *what = what_key(priv, "check", fkey);
 	S3Req		r;
 	int			result = -1;
@@ -322,8 +323,37 @@ s3_head(TbdrStorage *st, const char *key, TbdrObjectInfo *info, TbdrError *err)
 	}
 	s3req_free(&r);
 	pfree(what);
+	return result;
+}
+
+static int
+s3_head(TbdrStorage *st, const char *key, TbdrObjectInfo *info, TbdrError *err)
+{
+	S3Priv	   *priv = st->priv;
+	char	   *fkey = full_key(priv, key);
+	int			result = head_fkey(priv, key, fkey, info, err);
+
 	pfree(fkey);
 	return result;
+}
+
+/*
+ * A write-once store whose conditional request the server does not
+ * implement (501): remember that, and decide with a HEAD (not atomic; see
+ * tbdr_storage_put_new).  1: the key is free, store unconditionally; 0: it
+ * exists (*existed set); -1: error.
+ */
+static int
+conditional_fallback(S3Priv *priv, const char *fkey, bool *existed, TbdrError *err)
+{
+	int			found;
+
+	priv->no_conditional = true;
+	tbdr_error_clear(err);
+	found = head_fkey(priv, fkey, fkey, NULL, err);
+	if (found > 0)
+		*existed = true;
+	return found < 0 ? -1 : (found == 0 ? 1 : 0);
 }
 
 static bool
@@ -617,17 +647,28 @@ alloc_huge(size_t size)
 }
 
 static bool
-put_single(S3Priv *priv, const char *fkey, const char *data, size_t len, TbdrError *err)
+put_single(S3Priv *priv, const char *fkey, const char *data, size_t len,
+		   bool *existed, TbdrError *err)
 {
 	char	   *what = what_key(priv, "upload", fkey);
 	S3Req		r;
 	bool		ok = false;
+	bool		unsupported = false;
 
 	s3req_init(&r, priv, "PUT", fkey, NULL, data, len, what);
 	add_put_headers(priv, &r);
+	if (existed)
+		tbdr_http_add_header(&r.http, "If-None-Match", "*");
 	if (s3_perform(priv, &r, err))
 	{
-		if (r.http.status == 200)
+		if (existed && r.http.status == 412)
+		{
+			*existed = true;
+			ok = true;
+		}
+		else if (existed && r.http.status == 501)
+			unsupported = true;
+		else if (r.http.status == 200)
 		{
 			unsigned char md5[TBDR_MD5_LEN];
 			char		md5hex[2 * TBDR_MD5_LEN + 1];
@@ -650,6 +691,13 @@ put_single(S3Priv *priv, const char *fkey, const char *data, size_t len, TbdrErr
 	}
 	s3req_free(&r);
 	pfree(what);
+	if (unsupported)
+	{
+		int			free_key = conditional_fallback(priv, fkey, existed, err);
+
+		ok = free_key == 0 ||
+			(free_key > 0 && put_single(priv, fkey, data, len, NULL, err));
+	}
 	return ok;
 }
 
@@ -666,6 +714,7 @@ typedef struct Upload
 	size_t		peek_len;
 	bool		eof;
 	int64		total;
+	bool	   *existed;		/* write-once: set if the key was taken */
 } Upload;
 
 typedef struct PartSlot
@@ -849,6 +898,7 @@ complete_upload(Upload *up, char **etags, int nparts, const unsigned char *md5s,
 	StringInfoData body;
 	S3Req		r;
 	bool		ok = false;
+	bool		unsupported = false;
 
 	initStringInfo(&body);
 	appendStringInfoString(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
@@ -862,9 +912,19 @@ complete_upload(Upload *up, char **etags, int nparts, const unsigned char *md5s,
 	appendStringInfoString(&body, "</CompleteMultipartUpload>");
 
 	s3req_init(&r, priv, "POST", up->fkey, query, body.data, body.len, what);
+	if (up->existed)
+		tbdr_http_add_header(&r.http, "If-None-Match", "*");
 	if (s3_perform(priv, &r, err))
 	{
-		if (r.http.status == 200)
+		if (up->existed && r.http.status == 412)
+		{
+			/* taken: the caller aborts the upload */
+			*up->existed = true;
+			ok = true;
+		}
+		else if (up->existed && r.http.status == 501)
+			unsupported = true;
+		else if (r.http.status == 200)
 		{
 			char	   *etag = NULL;
 
@@ -924,6 +984,19 @@ complete_upload(Upload *up, char **etags, int nparts, const unsigned char *md5s,
 	s3req_free(&r);
 	pfree(body.data);
 	pfree(what);
+	if (unsupported)
+	{
+		bool	   *existed = up->existed;
+		int			free_key = conditional_fallback(priv, up->fkey, existed, err);
+
+		ok = free_key == 0;
+		if (free_key > 0)
+		{
+			up->existed = NULL;
+			ok = complete_upload(up, etags, nparts, md5s, err);
+			up->existed = existed;
+		}
+	}
 	return ok;
 }
 
@@ -1058,7 +1131,9 @@ put_multipart(Upload *up, PartSlot *slots, int nslots, TbdrError *err)
 
 	if (!failed)
 		ok = complete_upload(up, pl.etags, pl.nparts, pl.md5s, err);
-	if (!ok && !abort_upload(up->priv, up->fkey, up->upload_id))
+	if (ok && up->existed && *up->existed)
+		(void) abort_upload(up->priv, up->fkey, up->upload_id);
+	else if (!ok && !abort_upload(up->priv, up->fkey, up->upload_id))
 	{
 		char		detail[sizeof(err->detail)];
 
@@ -1077,7 +1152,7 @@ put_multipart(Upload *up, PartSlot *slots, int nslots, TbdrError *err)
 
 static bool
 s3_put(TbdrStorage *st, const char *key, TbdrReadFn read, void *arg,
-	   int64 size_hint, TbdrError *err)
+	   int64 size_hint, bool if_absent, bool *existed, TbdrError *err)
 {
 	S3Priv	   *priv = st->priv;
 	Upload		up;
@@ -1088,6 +1163,18 @@ s3_put(TbdrStorage *st, const char *key, TbdrReadFn read, void *arg,
 	memset(&up, 0, sizeof(up));
 	up.priv = priv;
 	up.fkey = full_key(priv, key);
+	if (if_absent && priv->no_conditional)
+	{
+		int			free_key = conditional_fallback(priv, up.fkey, existed, err);
+
+		if (free_key <= 0)
+		{
+			pfree(up.fkey);
+			return free_key == 0;
+		}
+	}
+	else if (if_absent)
+		up.existed = existed;
 	up.read = read;
 	up.read_arg = arg;
 	up.part_size = priv->part_size;
@@ -1116,7 +1203,7 @@ s3_put(TbdrStorage *st, const char *key, TbdrReadFn read, void *arg,
 
 	if (up.eof && up.peek_len == 0)
 	{
-		ok = put_single(priv, up.fkey, slots[0].buf, slots[0].len, err);
+		ok = put_single(priv, up.fkey, slots[0].buf, slots[0].len, up.existed, err);
 		goto done;
 	}
 

@@ -5,8 +5,11 @@
  * Push streams: the codec source reads the file and yields encoded bytes
  * that the storage layer uploads as they come, so a segment is never held
  * in memory twice (the S3 driver holds at most one part of the encoded
- * object).  Whether the key exists is asked first (HEAD), because the
- * storage layer's put replaces objects and WAL must never be overwritten.
+ * object).  WAL is never overwritten: whether the key exists is asked
+ * first (HEAD: usually it does when the archiver repeats what a WAL pusher
+ * stored, and then nothing is uploaded), and the store itself is
+ * conditional (tbdr_storage_put_new), so that a writer coming between the
+ * two is noticed too; either way the stored object is compared.
  *-------------------------------------------------------------------------
  */
 #include "core/tbdr_base.h"
@@ -337,6 +340,7 @@ tbdr_wal_push(TbdrWalArchive *wa, const char *path, const char *name,
 {
 	char	   *key;
 	int			exists;
+	bool		existed;
 	int			fd = -1;
 	struct stat stbuf;
 	TbdrCodecSource *src = NULL;
@@ -378,9 +382,18 @@ tbdr_wal_push(TbdrWalArchive *wa, const char *path, const char *name,
 	src = tbdr_codec_source_create(fd, wa->enc, key, err);
 	if (src == NULL)
 		goto done;
-	if (!tbdr_storage_put(wa->storage, key, tbdr_codec_source_read, src, -1, err))
+	/* stored only if still absent: another writer may have come between */
+	if (!tbdr_storage_put_new(wa->storage, key, tbdr_codec_source_read, src,
+							  -1, &existed, err))
 	{
 		tbdr_error_prefix(err, "could not archive \"%s\": ", name);
+		goto done;
+	}
+	if (existed)
+	{
+		close(fd);
+		fd = -1;
+		ok = compare_existing(wa, path, name, key, res, err);
 		goto done;
 	}
 	stats = tbdr_codec_source_stats(src);
@@ -533,6 +546,7 @@ tbdr_wal_record_gap(TbdrWalArchive *wa, const char *name, const char *reason,
 	struct tm	tm;
 	char	   *json;
 	int			exists;
+	bool		existed;
 	bool		ok;
 
 	if (key == NULL)
@@ -548,7 +562,9 @@ tbdr_wal_record_gap(TbdrWalArchive *wa, const char *name, const char *reason,
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	json = psprintf("{\"segment\": \"%s\", \"recorded_at\": \"%s\", \"reason\": \"%s\"}\n",
 					name, now, reason);
-	ok = tbdr_storage_put_buffer(wa->storage, key, json, strlen(json), err);
+	/* written once: a record that came in between stays */
+	ok = tbdr_storage_put_buffer_new(wa->storage, key, json, strlen(json),
+									 &existed, err);
 	if (!ok)
 		tbdr_error_prefix(err, "could not record the WAL gap at \"%s\": ", name);
 	pfree(json);

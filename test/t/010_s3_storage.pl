@@ -473,6 +473,37 @@ fault_fail('GET with every answer truncated',
 	is(scalar @left, 0, 'no upload left after cleanup');
 }
 
+# Write-once stores (tbdr_storage_put_new).  Swift's s3api answers
+# If-None-Match with 501 NotImplemented: tbdr falls back to a HEAD.
+for my $case ([ 'small', $files{one}, $files{part_minus_1} ],
+	[ 'multipart', $files{part_plus_1}, make_file('once_second', $PART + 100) ])
+{
+	my ($name, $first, $second) = @$case;
+	my $out = tool_ok($direct, "put-new $name: a free key", 'put-new', "once/$name", $first);
+	is($out, "stored\n", "put-new $name: stored");
+	$out = tool_ok($direct, "put-new $name again", 'put-new', "once/$name", $second);
+	is($out, "existed\n", "put-new $name again, other content: the key was taken (server without conditional writes)");
+	tool_ok($direct, "get once/$name", 'get', "once/$name", "$work/once.out");
+	is(sha("$work/once.out"), sha($first), "put-new $name: the first object is unchanged");
+}
+# A server with conditional writes answers 412 when the key is taken: the
+# proxy plays it for the PUT and for the completion of a multipart upload.
+for my $case ([ 'small', $files{one}, 'PUT', 'once/c412_small$' ],
+	[ 'multipart', $files{part_plus_1}, 'POST', 'uploadId=' ])
+{
+	my ($name, $file, $method, $re) = @$case;
+	$proxy->clear;
+	$proxy->reset_stats;
+	$proxy->inject(mode => 'status', status => 412, s3_code => 'PreconditionFailed',
+		count => 1, method => $method, path_regex => $re);
+	my $out = tool_ok($faulty, "put-new $name answered 412", 'put-new', "once/c412_$name", $file);
+	is($out, "existed\n", "put-new $name: 412 PreconditionFailed means the key was taken");
+	is($proxy->stats->{by_method}{HEAD} // 0, 0, "put-new $name: decided by the conditional request, no HEAD");
+	my @left = grep { $_->{key} =~ m{once/c412} } $s3->list_uploads($bucket);
+	is(scalar @left, 0, "put-new $name: no upload left behind");
+}
+$proxy->clear;
+
 # The server's clock is seen.
 {
 	my $out = tool_ok($direct, 'server date', 'date');

@@ -8,6 +8,8 @@
  * $S3TOOL_CONFIG); -s overrides one setting.  Commands:
  *
  *	  put KEY FILE [--no-hint]	  upload FILE ('-': stdin, no size hint)
+ *	  put-new KEY FILE			  upload FILE only if KEY is free (write
+ *								  once); prints "stored" or "existed"
  *	  get KEY FILE [OFF LEN]	  download to FILE ('-': stdout)
  *	  head KEY					  "SIZE ETAG MTIME", or "missing" (exit 2)
  *	  rm KEY					  delete
@@ -189,11 +191,13 @@ main(int argc, char **argv)
 	if (st == NULL)
 		return fail(&err);
 
-	if (strcmp(cmd, "put") == 0 && argc - i >= 2)
+	if ((strcmp(cmd, "put") == 0 || strcmp(cmd, "put-new") == 0) && argc - i >= 2)
 	{
 		const char *key = argv[i];
 		const char *path = argv[i + 1];
 		bool		no_hint = argc - i >= 3 && strcmp(argv[i + 2], "--no-hint") == 0;
+		bool		put_new = strcmp(cmd, "put-new") == 0;
+		bool		existed = false;
 		int			fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY);
 		int64		hint = -1;
 		struct stat sb;
@@ -205,8 +209,11 @@ main(int argc, char **argv)
 		}
 		if (!no_hint && fd != 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
 			hint = sb.st_size;
-		if (!tbdr_storage_put(st, key, fd_read, &fd, hint, &err))
+		if (!(put_new ? tbdr_storage_put_new(st, key, fd_read, &fd, hint, &existed, &err)
+			  : tbdr_storage_put(st, key, fd_read, &fd, hint, &err)))
 			rc = fail(&err);
+		else if (put_new)
+			printf("%s\n", existed ? "existed" : "stored");
 		if (fd != 0)
 			close(fd);
 	}

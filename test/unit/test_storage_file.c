@@ -248,6 +248,22 @@ main(int argc, char **argv)
 	ok(tbdr_storage_delete(st, "rt/buf-1", &err) &&
 	   tbdr_storage_head(st, "rt/buf-1", NULL, &err) == 0, "delete removes the object");
 
+	/* write once: the second store finds the key taken and changes nothing */
+	{
+		bool		existed = true;
+		int			left = -1;
+
+		ok(tbdr_storage_put_buffer_new(st, "once/a", "first", 5, &existed, &err) && !existed,
+		   "put_new of a free key stores it");
+		ok(tbdr_storage_put_buffer_new(st, "once/a", "second!", 7, &existed, &err) && existed,
+		   "put_new of a taken key: existed");
+		ok(tbdr_storage_get_buffer(st, "once/a", 100, &got, &got_len, &err) &&
+		   got_len == 5 && memcmp(got, "first", 5) == 0, "and the first object is unchanged");
+		ok(tbdr_storage_cleanup_uploads(st, "once/", &left, &err) && left == 0,
+		   "no temporary file left behind");
+		tbdr_storage_delete(st, "once/a", &err);
+	}
+
 	/* list: prefix and order (byte order of whole keys, not per directory) */
 	tbdr_storage_put_buffer(st, "l/b", "1", 1, &err);
 	tbdr_storage_put_buffer(st, "l/a/z", "22", 2, &err);
