@@ -676,9 +676,9 @@ check_tablespace_target(TbdrRestore *r, int t, TbdrError *err)
 		{
 			tbdr_error_set(err, TBDR_ERR_CONFLICT,
 						   "location of tablespace %u \"%s\" is not empty", ts->oid, dir);
-			tbdr_error_hint(err, "A restore writes into a tablespace location from the backup only when it is absent or empty, so as not to touch a tablespace in use. "
-							"Restore it elsewhere with --tablespace-map %s=NEWDIR, or name this location to restore into it: --tablespace-map %s=%s "
-							"(only its subdirectory %s is written; --delta or --force then update or replace only that subdirectory).",
+			tbdr_error_detail(err, "A restore writes into a tablespace location named by the backup only when it is absent or empty: this one may be a tablespace in use.");
+			tbdr_error_hint(err, "Restore it elsewhere with --tablespace-map %s=NEWDIR, or into it with --tablespace-map %s=%s "
+							"(only its subdirectory %s is written, also with --delta or --force).",
 							ts->location, ts->location, ts->location,
 							r->ts_verdir[t] ? r->ts_verdir[t] : "PG_<major>_<catversion>");
 			return false;
