@@ -2,7 +2,8 @@
  * fuzz_config.c
  *	  Fuzz the settings file reader (src/core/config.c): postgresql.conf
  *	  syntax, quoting and escapes, includes, and every tbdr.* setting's
- *	  validation.
+ *	  validation; and the removal of secret lines (tbdr_config_redact):
+ *	  nothing to remove in its output, the input unchanged without any.
  *
  * The input is written to a file in a private scratch directory and read
  * with tbdr_config_load_file.  Inputs with an include directive that could
@@ -66,5 +67,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			pfree(tbdr_config_show(&cfg, &tbdr_settings[i]));
 	}
 	free_strings(&cfg);
+
+	/* what a backup stores of a configuration file: no secret line is left */
+	{
+		StringInfoData out;
+		StringInfoData again;
+		const char *first;
+		int			n;
+
+		initStringInfo(&out);
+		initStringInfo(&again);
+		n = tbdr_config_redact((const char *) data, size, &out, &first);
+		FUZZ_CHECK(n >= 0 && (n == 0) == (first == NULL));
+		FUZZ_CHECK(tbdr_config_redact(out.data, out.len, &again, NULL) == 0);
+		FUZZ_CHECK(n > 0 || (out.len == size && memcmp(out.data, data, size) == 0));
+		pfree(out.data);
+		pfree(again.data);
+	}
 	return 0;
 }
