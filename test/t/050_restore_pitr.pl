@@ -151,12 +151,15 @@ sub restore_node
 	return ($r, $rc, $out, $err, $res);
 }
 
-# Make a restored directory a node of its own (port, no archiving unless asked).
+# Make a restored directory a node of its own (port, no archiving unless
+# asked; backups store no secret, so an archiving node gets the secret key
+# again).
 sub start_restored
 {
 	my ($r, %o) = @_;
 	$r->append_conf('postgresql.conf', "port = " . $r->port . "\n"
-		  . ($o{archive} ? '' : "archive_mode = off\n"));
+		  . ($o{archive} ? "tbdr.s3_secret_access_key = '$base{s3_secret_access_key}'\n"
+			  : "archive_mode = off\n"));
 	$r->start;
 	$r->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
 	  or die $r->name . ': recovery did not end';
