@@ -110,7 +110,7 @@ my $before = snapshot($ts);
 for my $mode ([], ['--delta'], ['--force'])
 {
 	my $target = "$tmp/r_refused";
-	my ($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $target, '--target', 'immediate', @$mode);
+	my ($rc, $out, $err) = tbdr('restore', '--as', 'copy', '-c', $conf, '--pgdata', $target, '--target', 'immediate', @$mode);
 	ok($rc == 1 && $err =~ /location of tablespace \d+ "\Q$ts\E" is not empty/,
 		"restore @$mode into the primary's tablespace location: refused") or diag $err;
 	like($err, qr/--tablespace-map \Q$ts\E=NEWDIR.*--tablespace-map \Q$ts\E=\Q$ts\E/s,
@@ -127,7 +127,7 @@ append_to_file("$shared/unrelated.txt", 'not PostgreSQL\'s');
 my $others = snapshot($shared);
 
 my $r = PostgreSQL::Test::Cluster->new('restored');
-my ($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $r->data_dir, '--json',
+my ($rc, $out, $err) = tbdr('restore', '--as', 'copy', '-c', $conf, '--pgdata', $r->data_dir, '--json',
 	'--tablespace-map', "$ts=$shared", '--target', 'immediate', '--target-action', 'promote');
 is($rc, 0, 'restore with the location mapped to a directory holding other things') or diag $err;
 my $auto = slurp_file($r->data_dir . '/postgresql.auto.conf');
@@ -148,7 +148,7 @@ $r->stop;
 
 # --- the secrets: in no restored file, in no object --------------------------------------
 my ($r2, @leaks) = (PostgreSQL::Test::Cluster->new('restored2'));
-($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $r2->data_dir,
+($rc, $out, $err) = tbdr('restore', '--as', 'copy', '-c', $conf, '--pgdata', $r2->data_dir,
 	'--tablespace-map', "$ts=$tmp/ts_r2", '--target', 'immediate');
 is($rc, 0, 'a second restore, never started') or diag $err;
 my $nfiles = 0;
@@ -189,7 +189,7 @@ is_deeply(\@leaks, [], 'no object holds the secret key or the session token, raw
 for my $mode ('--delta', '--force')
 {
 	append_to_file("$shared/$verdir/stray", 'not in the backup');
-	($rc, $out, $err) = tbdr('restore', '-c', $conf, '--pgdata', $r->data_dir, $mode,
+	($rc, $out, $err) = tbdr('restore', '--as', 'copy', '-c', $conf, '--pgdata', $r->data_dir, $mode,
 		'--tablespace-map', "$ts=$shared", '--target', 'immediate', '--target-action', 'promote');
 	is($rc, 0, "$mode restore over the started copy") or diag $err;
 	ok(!-e "$shared/$verdir/stray", "$mode removed what is not in the backup from $verdir");
