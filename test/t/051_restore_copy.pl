@@ -50,14 +50,18 @@ my $json = JSON::PP->new;
 my $w = TbdrTest::Wal->new(tbdr => $tbdr, tmp => $tmp, settings => {
 	repository => $repository,
 	s3_endpoint => $s3->endpoint,
-	s3_access_key_id => $s3->access_key,
-	s3_secret_access_key => $s3->secret_key,
+	# as README sets it up: the keys in a file outside the data directory
+	# (backups store no secret, so a restored primary archives with them)
+	s3_credentials_file => "$tmp/credentials",
 	s3_region => 'us-east-1',
 	s3_uri_style => 'path',
 	s3_max_retries => 2,
 	s3_timeout => 20,
 	backup_part_size => 1 });
 my $conf = $w->write_conf('main');
+append_to_file("$tmp/credentials", "[default]\naws_access_key_id = " . $s3->access_key
+	  . "\naws_secret_access_key = " . $s3->secret_key . "\n");
+chmod 0600, "$tmp/credentials";
 
 # Run a program; returns (exit code, stdout, stderr).
 sub runx
