@@ -24,20 +24,9 @@
 
 #include <stdio.h>
 
+#include "core/digest.h"
 #include "core/sigv4.h"
 #include "lib/stringinfo.h"
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decode the next field of *p; NULL at the end of the line or if malformed. */
 static char *
@@ -45,25 +34,19 @@ next_field(char **p)
 {
 	char	   *s = *p;
 	char	   *out;
-	char	   *o;
+	size_t		n;
 
 	while (*s == ' ')
 		s++;
 	if (*s != 'x')
 		return NULL;
 	s++;
-	out = o = palloc(strlen(s) / 2 + 1);
-	while (*s && *s != ' ' && *s != '\n')
-	{
-		int			hi = hexval(s[0]);
-		int			lo = hi < 0 ? -1 : hexval(s[1]);
-
-		if (lo < 0)
-			return NULL;
-		*o++ = (char) (hi << 4 | lo);
-		s += 2;
-	}
-	*o = '\0';
+	n = strcspn(s, " \n");
+	out = palloc(n / 2 + 1);
+	if (n % 2 != 0 || !tbdr_hex_decode(s, (unsigned char *) out, n / 2))
+		return NULL;
+	out[n / 2] = '\0';
+	s += n;
 	*p = s;
 	return out;
 }
